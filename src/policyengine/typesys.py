@@ -1,0 +1,94 @@
+"""Types of the policy language: what the checker reasons about, shared with the record schema.
+
+Runtime representation (fixed here, relied on by the compiler and the record loader):
+number → int or Decimal; money → Decimal (yuan); bool → bool; string and enum → str; date →
+datetime.date; duration → Duration; period → Period; record → the attrs record object; list → tuple
+or list; map → dict.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Type:
+    """A language type. `name` is the display name used in error messages."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@attrs.frozen
+class EnumType(Type):
+    """A closed set of string values; at run time a plain `str`."""
+
+    values: frozenset[str] = attrs.field(factory=frozenset, eq=False)
+
+
+@attrs.frozen
+class RecordType(Type):
+    """A record kind of the schema (community, unit, membership, …)."""
+
+
+@attrs.frozen
+class ListType(Type):
+    element: Type = attrs.field(default=None)
+
+
+@attrs.frozen
+class MapType(Type):
+    key: Type = attrs.field(default=None)
+    value: Type = attrs.field(default=None)
+
+
+NUMBER = Type("number")
+MONEY = Type("money")
+BOOL = Type("bool")
+STRING = Type("string")
+DATE = Type("date")
+DURATION = Type("duration")
+PERIOD = Type("period")
+ROUNDING = Type("rounding")
+ANY = Type("any")  # only for the element of the empty list literal `[]`
+
+SCALARS = {"number": NUMBER, "int": NUMBER, "money": MONEY, "bool": BOOL, "string": STRING,
+           "date": DATE, "duration": DURATION, "period": PERIOD}
+
+
+def list_of(element: Type) -> ListType:
+    return ListType(f"list<{element.name}>", element)
+
+
+def map_of(key: Type, value: Type) -> MapType:
+    return MapType(f"map<{key.name},{value.name}>", key, value)
+
+
+def record(kind: str) -> RecordType:
+    return RecordType(kind)
+
+
+def enum(name: str, values: frozenset[str]) -> EnumType:
+    return EnumType(name, values)
+
+
+def is_stringlike(t: Type) -> bool:
+    return t == STRING or isinstance(t, EnumType)
+
+
+def unify(a: Type, b: Type) -> Type | None:
+    """The common type of two values that may be compared or mixed in a list, or None."""
+    if a == b:
+        return a
+    if a == ANY:
+        return b
+    if b == ANY:
+        return a
+    if is_stringlike(a) and is_stringlike(b):
+        return a if isinstance(a, EnumType) else b
+    if isinstance(a, ListType) and isinstance(b, ListType):
+        element = unify(a.element, b.element)
+        return list_of(element) if element is not None else None
+    return None
