@@ -1,0 +1,587 @@
+"""Record loading: YAML/JSON record files or mappings → validated, linked RecordSet (or RecordErrors).
+
+Three steps: read the sources (RE108), validate and convert every record against the record schema
+(RE101–RE107; all errors of all files are collected, then raised together), and link the records
+(fill the navigations declared in recordschema). Runtime values follow typesys: number → int or
+Decimal, money → Decimal, date → datetime.date, lists → tuple, maps → dict; no float survives.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Union
+
+import attrs
+import yaml
+
+from policyengine.recordschema import (
+    DATE_PATTERN,
+    DECIMAL_PATTERN,
+    INT_PATTERN,
+    KindDef,
+    Record,
+    RecordSchema,
+    ValueSpec,
+    load_record_schema,
+)
+
+MISSING_FIELD = "RE101"
+WRONG_TYPE = "RE102"
+UNKNOWN_ENUM_VALUE = "RE103"
+DANGLING_REFERENCE = "RE104"
+UNKNOWN_FIELD = "RE105"
+DUPLICATE_ID = "RE106"
+UNKNOWN_COLLECTION = "RE107"
+UNREADABLE_FILE = "RE108"
+
+CODES = {
+    MISSING_FIELD: "missing required field",
+    WRONG_TYPE: "wrong type",
+    UNKNOWN_ENUM_VALUE: "unknown enum value",
+    DANGLING_REFERENCE: "reference to a record that does not exist",
+    UNKNOWN_FIELD: "unknown field",
+    DUPLICATE_ID: "duplicate id",
+    UNKNOWN_COLLECTION: "unknown top-level collection",
+    UNREADABLE_FILE: "unreadable file, or YAML/JSON syntax error",
+}
+
+Source = Union[str, os.PathLike, Mapping[str, Any]]
+
+KIND_NAMES_ZH = {
+    "community": "教共体", "unit": "单位", "person": "人员", "assignment": "交流任务", "activity": "活动",
+    "quality_score": "质量评分", "budget": "预算", "expense": "支出", "fund_pool": "资金池",
+    "assessment": "考核", "report": "报告", "award": "奖励",
+}
+
+EXPECTED = {
+    "string": ("字符串", "a string"),
+    "ref": ("字符串（记录 id）", "a string (a record id)"),
+    "number": ("数字或小数字符串（如 \"72.5\"）", "a number or a decimal string such as \"72.5\""),
+    "money": ("金额：数字或小数字符串（如 \"10000.00\"）", "an amount: a number or a decimal string such as \"10000.00\""),
+    "int": ("整数", "an integer"),
+    "bool": ("布尔值 true/false", "a boolean true/false"),
+    "date": ("日期 YYYY-MM-DD", "a date YYYY-MM-DD"),
+    "enum": ("字符串（枚举值）", "a string (an enum value)"),
+    "record": ("映射（子记录）", "a mapping (a sub-record)"),
+    "list": ("列表", "a list"),
+    "map": ("映射", "a mapping"),
+}
+
+_INVALID = object()
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+@attrs.frozen
+class RecordError:
+    """One problem in the records. `record_id` is the record's id, or `<collection>[index]` (the index
+    in its source file or mapping) when it has none; `field` is a dotted path such as `units[1].unit_id`.
+    `file` is the source file (None for mappings); `line` is known only for syntax errors."""
+
+    record_kind: str | None
+    record_id: str | None
+    field: str | None
+    code: str
+    message_zh: str
+    message_en: str
+    file: str | None = None
+    line: int | None = None
+
+    def message(self, lang: str = "zh") -> str:
+        return self.message_en if lang == "en" else self.message_zh
+
+    def describe(self, lang: str = "zh") -> str:
+        """One line: code, where, message."""
+        where = " ".join(str(part) for part in (self.record_kind, self.record_id, self.field) if part)
+        location = f"{self.file}: " if self.file and self.code != UNREADABLE_FILE else ""
+        return f"{self.code} {location}{where + ': ' if where else ''}{self.message(lang)}"
+
+    def to_dict(self, lang: str = "zh") -> dict[str, Any]:
+        """The CLI's JSON error entry."""
+        return {"record_kind": self.record_kind, "record_id": self.record_id, "field": self.field,
+                "code": self.code, "message": self.message(lang)}
+
+
+class RecordErrors(Exception):
+    """All the errors found in one load, raised together."""
+
+    def __init__(self, errors: Iterable[RecordError]) -> None:
+        self.errors: tuple[RecordError, ...] = tuple(errors)
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "zh") -> str:
+        return "\n".join(error.describe(lang) for error in self.errors)
+
+    def __str__(self) -> str:
+        return self.message("en")
+
+
+@attrs.define
+class _Context:
+    """Where validation is: the record being checked, and the sink for its errors."""
+
+    schema: RecordSchema
+    ids: Mapping[str, set[str]]
+    errors: list[RecordError]
+    kind: str | None = None
+    record_id: str | None = None
+    file: str | None = None
+
+    def error(self, code: str, field: str | None, zh: str, en: str) -> object:
+        self.errors.append(RecordError(self.kind, self.record_id, field or None, code, zh, en, self.file))
+        return _INVALID
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> tuple[str, str]:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return (f"（是否应为 {close[0]}？）", f" (did you mean {close[0]}?)") if close else ("", "")
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def _read_file(path: Path, errors: list[RecordError]) -> Any:
+    """The parsed document, or _INVALID after recording an RE108 error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return _file_error(errors, path, None, f"无法读取文件 {path}：{reason}", f"cannot read {path}: {reason}")
+    if path.suffix.lower() == ".json":
+        return _parse_json(path, text, errors)
+    return _parse_yaml(path, text, errors)
+
+
+def _parse_json(path: Path, text: str, errors: list[RecordError]) -> Any:
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a number")
+
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=reject_constant)
+    except json.JSONDecodeError as exc:
+        return _file_error(errors, path, exc.lineno,
+                           f"JSON 语法错误：{path} 第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}",
+                           f"JSON syntax error in {path}, line {exc.lineno}, column {exc.colno}: {exc.msg}")
+    except ValueError as exc:
+        return _file_error(errors, path, None, f"JSON 错误：{path}：{exc}", f"JSON error in {path}: {exc}")
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """yaml.SafeLoader, except that an impossible date (2021-13-01) stays a string, so that it is
+    reported as a wrong value of its field (RE102) instead of aborting the whole file."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _SafeLoader.construct_yaml_timestamp)
+
+
+def _parse_yaml(path: Path, text: str, errors: list[RecordError]) -> Any:
+    try:
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        if mark is None:
+            return _file_error(errors, path, None, f"YAML 语法错误：{path}：{problem}",
+                               f"YAML syntax error in {path}: {problem}")
+        line, column = mark.line + 1, mark.column + 1
+        return _file_error(errors, path, line, f"YAML 语法错误：{path} 第 {line} 行第 {column} 列：{problem}",
+                           f"YAML syntax error in {path}, line {line}, column {column}: {problem}")
+
+
+def _file_error(errors: list[RecordError], path: Path, line: int | None, zh: str, en: str) -> object:
+    errors.append(RecordError(None, None, None, UNREADABLE_FILE, zh, en, str(path), line))
+    return _INVALID
+
+
+def _documents(sources: Source | Iterable[Source], errors: list[RecordError]) -> Iterator[tuple[str | None, Any]]:
+    """(file name or None, parsed document) for each readable source."""
+    if isinstance(sources, (str, os.PathLike, Mapping)):
+        sources = [sources]
+    for source in sources:
+        if isinstance(source, Mapping):
+            yield None, source
+        else:
+            document = _read_file(Path(source), errors)
+            if document is not _INVALID:
+                yield os.fspath(source), document
+
+
+def _gather(schema: RecordSchema, sources: Source | Iterable[Source],
+            errors: list[RecordError]) -> dict[str, list[tuple[str | None, Any]]]:
+    """Collection name → [(file, index in that source, raw record)], concatenated over the sources."""
+    raw: dict[str, list[tuple[str | None, int, Any]]] = {name: [] for name in schema.collections}
+    for file, document in _documents(sources, errors):
+        if document is None:
+            continue
+        if not isinstance(document, Mapping):
+            errors.append(RecordError(None, None, None, WRONG_TYPE,
+                                      "记录文件应为以集合名（communities、units……）为键的映射",
+                                      "a record file is a mapping of collections (communities, units, …)", file))
+            continue
+        for name, items in document.items():
+            _gather_collection(schema, raw, file, name, items, errors)
+    return raw
+
+
+def _gather_collection(schema: RecordSchema, raw: dict[str, list[tuple[str | None, int, Any]]], file: str | None,
+                       name: Any, items: Any, errors: list[RecordError]) -> None:
+    if name not in raw:
+        zh_hint, en_hint = _suggest(str(name), raw)
+        allowed = ", ".join(raw)
+        errors.append(RecordError(None, None, str(name), UNKNOWN_COLLECTION,
+                                  f"未知的记录集合 {name}{zh_hint}；可用集合：{allowed}",
+                                  f"unknown collection {name}{en_hint}; collections are: {allowed}", file))
+    elif isinstance(items, list):
+        raw[name].extend((file, index, item) for index, item in enumerate(items))
+    elif items is not None:
+        errors.append(RecordError(schema.collections[name].name, None, name, WRONG_TYPE,
+                                  f"集合 {name} 应为记录列表，实际为 {_short(items)}",
+                                  f"collection {name} must be a list of records, got {_short(items)}", file))
+
+
+def _known_ids(schema: RecordSchema, raw: Mapping[str, list[tuple[str | None, int, Any]]]) -> dict[str, set[str]]:
+    """Kind → every string id given in its collection (references are checked against these)."""
+    ids: dict[str, set[str]] = {}
+    for name, kind in schema.collections.items():
+        ids[kind.name] = {item.get(kind.id_field) for _, _, item in raw[name]
+                          if kind.id_field and isinstance(item, Mapping) and isinstance(item.get(kind.id_field), str)}
+    return ids
+
+
+# --------------------------------------------------------------------------------------- validation
+
+
+def _validate_collection(kind: KindDef, items: list[tuple[str | None, int, Any]], ctx: _Context) -> list[Record]:
+    records = []
+    seen: set[str] = set()
+    for file, index, item in items:
+        record_id = item.get(kind.id_field) if kind.id_field and isinstance(item, Mapping) else None
+        ctx.kind, ctx.file = kind.name, file
+        ctx.record_id = record_id if isinstance(record_id, str) and record_id else f"{kind.collection}[{index}]"
+        if not isinstance(item, Mapping):
+            ctx.error(WRONG_TYPE, None, f"记录应为映射，实际为 {_short(item)}",
+                      f"a record must be a mapping, got {_short(item)}")
+            continue
+        if isinstance(record_id, str) and record_id in seen:
+            ctx.error(DUPLICATE_ID, kind.id_field, f"{kind.id_field} 重复：{record_id} 在 {kind.collection} 中已出现",
+                      f"duplicate {kind.id_field} {record_id!r}: already used in {kind.collection}")
+        elif isinstance(record_id, str):
+            seen.add(record_id)
+        records.append(_convert_record(kind, item, "", ctx))
+    return records
+
+
+def _convert_record(kind: KindDef, raw: Mapping[Any, Any], prefix: str, ctx: _Context) -> Record:
+    for name in raw:
+        if name not in kind.fields:
+            zh_hint, en_hint = _suggest(str(name), kind.fields)
+            ctx.error(UNKNOWN_FIELD, f"{prefix}{name}", f"{kind.name} 没有字段 {name}{zh_hint}",
+                      f"unknown field {name} of {kind.name}{en_hint}")
+    values = {}
+    for name, field in kind.fields.items():
+        path = f"{prefix}{name}"
+        value = raw.get(name)
+        if value is None:
+            if field.required:
+                ctx.error(MISSING_FIELD, path, f"缺少必填字段 {path}", f"missing required field {path}")
+            values[name] = field.default_value() if field.has_default else None
+            continue
+        converted = _convert(field.spec, value, path, ctx)
+        if field.is_id and converted == "":
+            converted = ctx.error(WRONG_TYPE, path, f"{path} 不能为空字符串", f"{path} must not be empty")
+        values[name] = None if converted is _INVALID else converted
+    return kind.cls(**values)
+
+
+def _wrong_type(spec: ValueSpec, value: Any, path: str, ctx: _Context, note: tuple[str, str] = ("", "")) -> object:
+    zh, en = EXPECTED[spec.tag]
+    return ctx.error(WRONG_TYPE, path, f"{path} 类型错误：应为{zh}，实际为 {_short(value)}{note[0]}",
+                     f"{path}: expected {en}, got {_short(value)} ({type(value).__name__}){note[1]}")
+
+
+def _convert(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    """The runtime value of a raw value, or _INVALID after recording the error."""
+    return _CONVERTERS[spec.tag](spec, value, path, ctx)
+
+
+def _to_string(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if isinstance(value, str):
+        return value
+    quote = isinstance(value, (int, Decimal, float)) and not isinstance(value, bool)
+    return _wrong_type(spec, value, path, ctx, ("（请加引号）", "; quote it") if quote else ("", ""))
+
+
+def _to_ref(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if not isinstance(value, str):
+        return _to_string(spec, value, path, ctx)
+    if value not in ctx.ids[spec.arg]:
+        kind = ctx.schema.kinds[spec.arg]
+        kind_zh = KIND_NAMES_ZH.get(spec.arg, spec.arg)
+        return ctx.error(DANGLING_REFERENCE, path,
+                         f"{path} 引用的{kind_zh} {value} 不存在（{kind.collection} 中没有此 {kind.id_field}）",
+                         f"{path} refers to {spec.arg} {value!r}, which does not exist in {kind.collection}")
+    return value
+
+
+def _to_bool(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    return value if isinstance(value, bool) else _wrong_type(spec, value, path, ctx)
+
+
+def _to_decimal(value: Any) -> Decimal | None:
+    """An exact Decimal for a numeric raw value (floats via their shortest repr), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        value = Decimal(str(value))
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, str) and re.fullmatch(DECIMAL_PATTERN, value.strip()):
+        return Decimal(value.strip())
+    return None
+
+
+def _to_number(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = _to_decimal(value)
+    return number if number is not None else _wrong_type(spec, value, path, ctx)
+
+
+def _to_money(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    number = _to_decimal(value)
+    return number if number is not None else _wrong_type(spec, value, path, ctx)
+
+
+def _to_int(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(INT_PATTERN, value.strip()):
+        return int(value.strip())
+    number = None if isinstance(value, str) else _to_decimal(value)
+    if number is not None and number == number.to_integral_value():
+        return int(number)
+    return _wrong_type(spec, value, path, ctx)
+
+
+def _to_date(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if isinstance(value, datetime.datetime):
+        return _wrong_type(spec, value, path, ctx, ("（不带时间）", " (without a time)"))
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(DATE_PATTERN, value.strip()):
+        try:
+            return datetime.date.fromisoformat(value.strip())
+        except ValueError:
+            return _wrong_type(spec, value, path, ctx, ("（日期不存在）", " (no such date)"))
+    return _wrong_type(spec, value, path, ctx)
+
+
+def _to_enum(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if not isinstance(value, str):
+        return _wrong_type(spec, value, path, ctx)
+    enum = ctx.schema.enums[spec.arg]
+    normalised = enum.normalise(value.strip())
+    if normalised is not None:
+        return normalised
+    allowed = ", ".join(enum.values)
+    zh_hint, en_hint = _suggest(value, enum.aliases)
+    return ctx.error(UNKNOWN_ENUM_VALUE, path,
+                     f"{path} 的值 {value} 不是 {spec.arg} 的取值{zh_hint}；可用值：{allowed}（或其中文名称）",
+                     f"{path}: {value!r} is not a {spec.arg} value{en_hint}; allowed: {allowed} (or their Chinese names)")
+
+
+def _to_record(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if not isinstance(value, Mapping):
+        return _wrong_type(spec, value, path, ctx)
+    return _convert_record(ctx.schema.kinds[spec.arg], value, f"{path}.", ctx)
+
+
+def _to_list(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if not isinstance(value, (list, tuple)):
+        return _wrong_type(spec, value, path, ctx)
+    items = []
+    for index, item in enumerate(value):
+        item_path = f"{path}[{index}]"
+        if item is None:
+            items.append(ctx.error(WRONG_TYPE, item_path, f"{item_path} 为空", f"{item_path} is empty (null)"))
+        else:
+            items.append(_convert(spec.element, item, item_path, ctx))
+    return _INVALID if any(item is _INVALID for item in items) else tuple(items)
+
+
+def _to_map(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
+    if not isinstance(value, Mapping):
+        return _wrong_type(spec, value, path, ctx)
+    result = {}
+    failed = False
+    for raw_key, item in value.items():
+        key = _map_key(spec.key, raw_key, path, ctx)
+        item_path = f"{path}[{raw_key}]"
+        if item is None:
+            converted = ctx.error(WRONG_TYPE, item_path, f"{item_path} 为空", f"{item_path} is empty (null)")
+        else:
+            converted = _convert(spec.value, item, item_path, ctx)
+        failed = failed or key is _INVALID or converted is _INVALID
+        result[key] = converted
+    return _INVALID if failed else result
+
+
+def _map_key(spec: ValueSpec, key: Any, path: str, ctx: _Context) -> Any:
+    if spec.tag == "int" and isinstance(key, str) and re.fullmatch(INT_PATTERN, key.strip()):
+        return int(key.strip())
+    if spec.tag == "int" and isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if spec.tag == "string" and isinstance(key, str):
+        return key
+    zh, en = EXPECTED[spec.tag]
+    return ctx.error(WRONG_TYPE, f"{path}[{key}]", f"{path} 的键 {_short(key)} 类型错误：应为{zh}",
+                     f"{path}: key {_short(key)} must be {en}")
+
+
+_CONVERTERS = {
+    "string": _to_string, "ref": _to_ref, "bool": _to_bool, "number": _to_number, "money": _to_money,
+    "int": _to_int, "date": _to_date, "enum": _to_enum, "record": _to_record, "list": _to_list,
+    "map": _to_map,
+}
+
+
+# ------------------------------------------------------------------------------------------ linking
+
+
+def _children(spec: ValueSpec, value: Any) -> Iterator[Record]:
+    """The sub-records held in a field value."""
+    if value is None:
+        return
+    if spec.tag == "record":
+        yield value
+    elif spec.tag == "list":
+        for item in value:
+            yield from _children(spec.element, item)
+    elif spec.tag == "map":
+        for item in value.values():
+            yield from _children(spec.value, item)
+
+
+def _walk(schema: RecordSchema, record: Record, out: dict[str, list[Record]]) -> None:
+    """Append `record` and its nested sub-records (depth first) to `out`; set parent navigations."""
+    out[record.record_kind].append(record)
+    for field in schema.kinds[record.record_kind].fields.values():
+        for child in _children(field.spec, getattr(record, field.name)):
+            parent = schema.kinds[child.record_kind].navigations.get(record.record_kind)
+            if parent is not None and parent.direction == "parent" and parent.via == field.name:
+                setattr(child, parent.name, record)
+            _walk(schema, child, out)
+
+
+def _ids_in(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return list(dict.fromkeys(value)) if isinstance(value, tuple) else [value]
+
+
+def _link(schema: RecordSchema, instances: Mapping[str, list[Record]],
+          index: Mapping[str, Mapping[str, Record]]) -> None:
+    """Fill the forward and reverse navigations of every record."""
+    for kind in schema.kinds.values():
+        for nav in kind.navigations.values():
+            if nav.direction == "forward":
+                targets = index[nav.kind]
+                for record in instances[kind.name]:
+                    value = getattr(record, nav.via)
+                    resolved = tuple(targets[i] for i in value) if nav.many else targets.get(value)
+                    setattr(record, nav.name, resolved)
+            elif nav.direction == "reverse":
+                groups: dict[str, list[Record]] = {}
+                for other in instances[nav.kind]:
+                    for target_id in _ids_in(getattr(other, nav.via)):
+                        groups.setdefault(target_id, []).append(other)
+                for record in instances[kind.name]:
+                    setattr(record, nav.name, tuple(groups.get(record.record_id, ())))
+
+
+# -------------------------------------------------------------------------------------------- API
+
+
+@attrs.frozen(eq=False)
+class RecordSet:
+    """Validated, linked records: one tuple per collection, in the order given."""
+
+    communities: tuple = ()
+    units: tuple = ()
+    persons: tuple = ()
+    assignments: tuple = ()
+    activities: tuple = ()
+    quality_scores: tuple = ()
+    budgets: tuple = ()
+    expenses: tuple = ()
+    fund_pools: tuple = ()
+    assessments: tuple = ()
+    reports: tuple = ()
+    awards: tuple = ()
+    _instances: Mapping[str, tuple] = attrs.field(factory=dict, repr=False)
+    _index: Mapping[str, Mapping[str, Record]] = attrs.field(factory=dict, repr=False)
+
+    def collection(self, name: str) -> tuple:
+        """A top-level collection by name (`units`)."""
+        return getattr(self, name)
+
+    def by_id(self, kind: str, record_id: str) -> Record | None:
+        """The record of `kind` (`unit`, not `units`) with that id, or None."""
+        return self._index.get(kind, {}).get(record_id)
+
+    def instances(self, kind: str) -> tuple:
+        """Every record of a kind, nested sub-records included (in record order)."""
+        return self._instances.get(kind, ())
+
+    @property
+    def memberships(self) -> tuple:
+        """Every membership of every community (community order, then `units` order)."""
+        return self.instances("membership")
+
+
+def load_records(sources: Source | Iterable[Source]) -> RecordSet:
+    """Load, validate and link records from a path, a mapping, or a list of both (concatenated).
+
+    Raises RecordErrors with every error found when anything is wrong.
+    """
+    schema = load_record_schema()
+    errors: list[RecordError] = []
+    raw = _gather(schema, sources, errors)
+    ctx = _Context(schema, _known_ids(schema, raw), errors)
+    collections = {name: _validate_collection(kind, raw[name], ctx) for name, kind in schema.collections.items()}
+    if errors:
+        raise RecordErrors(errors)
+    return _build(schema, collections)
+
+
+def _build(schema: RecordSchema, collections: Mapping[str, list[Record]]) -> RecordSet:
+    instances: dict[str, list[Record]] = {kind: [] for kind in schema.kinds}
+    for records in collections.values():
+        for record in records:
+            _walk(schema, record, instances)
+    index = {kind.name: {record.record_id: record for record in instances[kind.name]}
+             for kind in schema.kinds.values() if kind.id_field}
+    _link(schema, instances, index)
+    return RecordSet(**{name: tuple(records) for name, records in collections.items()},
+                     instances={kind: tuple(records) for kind, records in instances.items()}, index=index)
