@@ -1,0 +1,17 @@
+"""policyengine: education-community policies as data, checked and compiled once, evaluated on records.
+
+Pipeline (one module per stage): policyfile (YAML → model) → parser (expressions → AST) →
+checker (AST → typed IR) → compiler (IR → Python functions) → evaluator (records → findings).
+`engine` is the facade.
+"""
+
+from policyengine.diagnostics import Diagnostic, PolicyError
+from policyengine.engine import Policy, check_file, compile_expression, load_policy
+from policyengine.records import RecordErrors, RecordSet, load_records
+from policyengine.report import Finding, Report
+from policyengine.runtime import Duration, Period
+
+__all__ = [
+    "Diagnostic", "Duration", "Finding", "Period", "Policy", "PolicyError", "RecordErrors", "RecordSet",
+    "Report", "check_file", "compile_expression", "load_policy", "load_records",
+]

@@ -1,0 +1,353 @@
+"""Checker: AST nodes → typed IR, resolving every name and reporting every error (PE2xx, PE3xx).
+
+Names resolve, innermost first: comprehension variables and definition arguments, the rule's subject
+variables, definitions (inlined as `Let`), parameters (constants), globals. Definitions are checked
+where they are used, in the scope of that rule; recursion is reported, never followed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Mapping
+
+import attrs
+
+from policyengine import ir
+from policyengine import nodes as n
+from policyengine import typesys as t
+from policyengine.diagnostics import Diagnostic
+from policyengine.runtime import ROUNDING_MODES
+
+MAX_EXPANDED_NODES = 20000
+ORDERED = (t.NUMBER, t.MONEY, t.DATE, t.STRING)
+PERIOD_FIELDS = {"start": t.DATE, "end": t.DATE, "year": t.NUMBER, "kind": t.STRING, "label": t.STRING,
+                 "previous": t.PERIOD, "next": t.PERIOD}
+DATE_FIELDS = {"year": t.NUMBER, "month": t.NUMBER, "day": t.NUMBER}
+AGGREGATES = ("count", "sum", "min", "max", "all", "any", "first", "list", "distinct")
+
+
+class CheckFailed(Exception):
+    """Raised inside the checker to abandon one sub-expression after its diagnostic was recorded."""
+
+
+@attrs.frozen
+class Definition:
+    name: str
+    params: tuple[str, ...]
+    body: n.Node | None  # None when it did not parse
+
+
+@attrs.frozen
+class Parameter:
+    name: str
+    value: object
+    type: t.Type
+
+
+@attrs.define
+class Environment:
+    """What names mean in one rule: subject variables, definitions, parameters, globals, fields."""
+
+    variables: dict[str, t.Type]
+    definitions: Mapping[str, Definition]
+    parameters: Mapping[str, Parameter]
+    globals: Mapping[str, t.Type]
+    fields_of: Callable[[t.Type], Mapping[str, tuple[t.Type, bool]]]
+    mapping_records: frozenset[str] = frozenset()  # ad-hoc record types read as mappings
+
+
+class Checker:
+    """Checks expressions of one environment; collects diagnostics and the parameters used."""
+
+    def __init__(self, env: Environment, diagnostics: list[Diagnostic]):
+        self.env = env
+        self.diagnostics = diagnostics
+        self.parameters_used: set[str] = set()
+        self._idents = itertools.count()
+        self._expanding: list[str] = []
+        self._size = 0
+        self._reported_definitions: set[tuple[str, str, int, int]] = set()
+
+    def check(self, node: n.Node) -> ir.IR | None:
+        self._size = 0
+        try:
+            return self._check(node, {})
+        except CheckFailed:
+            return None
+
+    def expect(self, node: n.Node, allowed: tuple[t.Type, ...], field: str) -> ir.IR | None:
+        result = self.check(node)
+        if result is not None and allowed and not any(t.unify(result.type, a) == a for a in allowed):
+            self.error("PE307", node, field=field, expected=" | ".join(map(str, allowed)), actual=result.type)
+            return None
+        return result
+
+    # ------------------------------------------------------------------------------------------
+    def error(self, code: str, node: n.Node, **args: object) -> None:
+        key = (code, str(node.span), node.span.line, node.span.col)
+        if self._expanding and key in self._reported_definitions:
+            raise CheckFailed  # the same error inside a definition, already reported at another use
+        self._reported_definitions.add(key)
+        self.diagnostics.append(Diagnostic(code, node.span, args))
+        raise CheckFailed
+
+    def fresh(self, name: str) -> str:
+        return f"{name}_{next(self._idents)}"
+
+    def _check(self, node: n.Node, local: dict[str, ir.Var]) -> ir.IR:
+        self._size += 1
+        if self._size > MAX_EXPANDED_NODES:
+            self.error("PE501", node, limit=f"{MAX_EXPANDED_NODES} nodes")
+        method = getattr(self, f"_{type(node).__name__.lower()}")
+        return method(node, local)
+
+    # leaves -----------------------------------------------------------------------------------
+    def _literal(self, node: n.Literal, local) -> ir.IR:
+        kinds = {"number": t.NUMBER, "money": t.MONEY, "string": t.STRING, "bool": t.BOOL,
+                 "date": t.DATE, "duration": t.DURATION}
+        return ir.Const(kinds[node.kind], node.span, node.value)
+
+    def _name(self, node: n.Name, local) -> ir.IR:
+        name = node.name
+        if name in local:
+            return local[name]
+        if name in self.env.variables:
+            return ir.Var(self.env.variables[name], node.span, name)
+        if name in self.env.definitions:
+            return self._expand(self.env.definitions[name], (), node, local)
+        if name in self.env.parameters:
+            parameter = self.env.parameters[name]
+            self.parameters_used.add(name)
+            return ir.Const(parameter.type, node.span, parameter.value)
+        if name in self.env.globals:
+            return ir.Global(self.env.globals[name], node.span, name)
+        self.error("PE201", node, name=name)
+
+    def _expand(self, definition: Definition, args: tuple[n.Node, ...], node: n.Node, local) -> ir.IR:
+        if definition.name in self._expanding:
+            self.error("PE205", node, name=definition.name)
+        if len(args) != len(definition.params):
+            self.error("PE204", node, name=definition.name, expected=len(definition.params), actual=len(args))
+        if definition.body is None:
+            raise CheckFailed  # its syntax error is already reported
+        bindings = tuple((self.fresh(p), self._check(a, local)) for p, a in zip(definition.params, args))
+        inner = {p: ir.Var(value.type, value.span, ident) for p, (ident, value) in zip(definition.params, bindings)}
+        self._expanding.append(definition.name)
+        try:
+            body = self._check(definition.body, inner)  # lexical scope: the caller's locals are not visible
+        finally:
+            self._expanding.pop()
+        return ir.Let(body.type, node.span, bindings, body) if bindings else body
+
+    # access -----------------------------------------------------------------------------------
+    def _field(self, node: n.Field, local) -> ir.IR:
+        target = self._check(node.target, local)
+        kind = target.type
+        if kind == t.PERIOD and node.name in PERIOD_FIELDS:
+            return ir.Attr(PERIOD_FIELDS[node.name], node.span, target, node.name, False, node.name)
+        if kind == t.DATE and node.name in DATE_FIELDS:
+            return ir.Attr(DATE_FIELDS[node.name], node.span, target, node.name, False, node.name)
+        if isinstance(kind, t.RecordType):
+            fields = self.env.fields_of(kind)
+            if node.name in fields:
+                field_type, optional = fields[node.name]
+                return ir.Attr(field_type, node.span, target, node.name, optional, f"{kind.name}.{node.name}",
+                               kind.name in self.env.mapping_records)
+        self.error("PE202", node, type=kind, name=node.name)
+
+    def _index(self, node: n.Index, local) -> ir.IR:
+        target = self._check(node.target, local)
+        key = self._check(node.key, local)
+        label = f"{_label(target)}"
+        if isinstance(target.type, t.MapType):
+            if t.unify(key.type, target.type.key) is None:
+                self.error("PE305", node.key, name="[]", expected=target.type.key, actual=key.type)
+            return ir.Lookup(target.type.value, node.span, target, key, label, False)
+        if isinstance(target.type, t.ListType):
+            if key.type != t.NUMBER:
+                self.error("PE305", node.key, name="[]", expected=t.NUMBER, actual=key.type)
+            return ir.Lookup(target.type.element, node.span, target, key, label, True)
+        self.error("PE306", node.target, actual=target.type)
+
+    # operators --------------------------------------------------------------------------------
+    def _unary(self, node: n.Unary, local) -> ir.IR:
+        operand = self._check(node.operand, local)
+        if node.op == "not":
+            self._boolean(operand, node.operand)
+            return ir.Not(t.BOOL, node.span, operand)
+        if operand.type not in (t.NUMBER, t.MONEY):
+            self.error("PE301", node, op="-", left=operand.type, right="")
+        return ir.Neg(operand.type, node.span, operand)
+
+    def _binary(self, node: n.Binary, local) -> ir.IR:
+        left = self._check(node.left, local)
+        right = self._check(node.right, local)
+        op = node.op
+        if op in ("and", "or"):
+            self._boolean(left, node.left)
+            self._boolean(right, node.right)
+            return ir.Op(t.BOOL, node.span, op, left, right)
+        if op in ("in", "not_in"):
+            return self._membership(node, left, right)
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            self._comparable(node, left, right, ordered=op not in ("==", "!="))
+            names = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+            return ir.Op(t.BOOL, node.span, names[op], left, right)
+        result_type, resolved = _arithmetic(op, left.type, right.type)
+        if result_type is None:
+            self.error("PE301", node, op=op, left=left.type, right=right.type)
+        return ir.Op(result_type, node.span, resolved, left, right)
+
+    def _membership(self, node: n.Binary, left: ir.IR, right: ir.IR) -> ir.IR:
+        if right.type == t.PERIOD and left.type == t.DATE:
+            op = "in_period" if node.op == "in" else "not_in_period"
+            return ir.Op(t.BOOL, node.span, op, left, right)
+        if isinstance(right.type, t.ListType) and t.unify(left.type, right.type.element) is not None:
+            self._enum_literals(node, left.type, right)
+            self._enum_literals(node, right.type.element, left)
+            return ir.Op(t.BOOL, node.span, node.op, left, right)
+        self.error("PE301", node, op=node.op.replace("_", " "), left=left.type, right=right.type)
+
+    def _between(self, node: n.Between, local) -> ir.IR:
+        value, low, high = (self._check(x, local) for x in (node.value, node.low, node.high))
+        self._comparable(node, value, low, ordered=True)
+        self._comparable(node, value, high, ordered=True)
+        return ir.Between(t.BOOL, node.span, value, low, high)
+
+    def _conditional(self, node: n.Conditional, local) -> ir.IR:
+        condition = self._check(node.condition, local)
+        self._boolean(condition, node.condition)
+        then, otherwise = self._check(node.then, local), self._check(node.otherwise, local)
+        common = t.unify(then.type, otherwise.type)
+        if common is None:
+            self.error("PE301", node, op="if/else", left=then.type, right=otherwise.type)
+        return ir.Cond(common, node.span, condition, then, otherwise)
+
+    def _listliteral(self, node: n.ListLiteral, local) -> ir.IR:
+        items = tuple(self._check(item, local) for item in node.items)
+        element = t.ANY
+        for item, item_node in zip(items, node.items):
+            unified = t.unify(element, item.type)
+            if unified is None:
+                self.error("PE301", item_node, op="[…]", left=element, right=item.type)
+            element = unified
+        return ir.ListOf(t.list_of(element), node.span, items)
+
+    # calls and comprehensions -----------------------------------------------------------------
+    def _call(self, node: n.Call, local) -> ir.IR:
+        if node.function in self.env.definitions:
+            return self._expand(self.env.definitions[node.function], node.args, node, local)
+        if node.function == "has":
+            return self._has(node, local)
+        if node.function == "__bad_date__":
+            self.error("PE308", node, text=node.args[0].value)
+        from policyengine.functions import FUNCTIONS, check_call
+
+        if node.function not in FUNCTIONS:
+            self.error("PE203", node, name=node.function)
+        args = tuple(self._argument(node.function, i, a, local) for i, a in enumerate(node.args))
+        result, problem = check_call(node.function, args)
+        if problem is not None:
+            code, details = problem
+            self.error(code, node, name=node.function, **details)
+        return ir.Builtin(result, node.span, node.function, args)
+
+    def _argument(self, function: str, position: int, node: n.Node, local) -> ir.IR:
+        if function == "round" and position == 2 and isinstance(node, n.Name) and node.name in ROUNDING_MODES:
+            return ir.Const(t.ROUNDING, node.span, node.name)
+        return self._check(node, local)
+
+    def _has(self, node: n.Call, local) -> ir.IR:
+        if len(node.args) != 1:
+            self.error("PE204", node, name="has", expected=1, actual=len(node.args))
+        operand = self._check(node.args[0], local)
+        if not isinstance(operand, (ir.Attr, ir.Lookup)):
+            self.error("PE305", node, name="has", expected="x.field | x[key]", actual=operand.type)
+        return ir.Has(t.BOOL, node.span, operand)
+
+    def _aggregate(self, node: n.Aggregate, local) -> ir.IR:
+        if node.function not in AGGREGATES:
+            self.error("PE203", node, name=node.function)
+        source = self._check(node.source, local)
+        if not isinstance(source.type, t.ListType):
+            self.error("PE306", node.source, actual=source.type)
+        ident = self.fresh(node.var)
+        inner = dict(local)
+        inner[node.var] = ir.Var(source.type.element, node.span, ident)
+        element = self._check(node.element, inner)
+        condition = None
+        if node.condition is not None:
+            condition = self._check(node.condition, inner)
+            self._boolean(condition, node.condition)
+        result = self._aggregate_type(node, element)
+        return ir.Comprehension(result, node.span, node.function, element, ident, source, condition)
+
+    def _aggregate_type(self, node: n.Aggregate, element: ir.IR) -> t.Type:
+        f = node.function
+        if f == "count":
+            return t.NUMBER
+        if f == "sum":
+            if element.type not in (t.NUMBER, t.MONEY):
+                self.error("PE305", node.element, name="sum", expected="number | money", actual=element.type)
+            return element.type
+        if f in ("min", "max"):
+            if element.type not in ORDERED:
+                self.error("PE305", node.element, name=f, expected="number | money | date", actual=element.type)
+            return element.type
+        if f in ("all", "any"):
+            self._boolean(element, node.element)
+            return t.BOOL
+        if f == "first":
+            return element.type
+        return t.list_of(element.type)
+
+    # helpers ----------------------------------------------------------------------------------
+    def _boolean(self, value: ir.IR, node: n.Node) -> None:
+        if value.type != t.BOOL:
+            self.error("PE303", node, actual=value.type)
+
+    def _comparable(self, node: n.Node, left: ir.IR, right: ir.IR, ordered: bool) -> None:
+        common = t.unify(left.type, right.type)
+        if common is None or (ordered and not (common in ORDERED or isinstance(common, t.EnumType))):
+            self.error("PE302", node, left=left.type, right=right.type)
+        self._enum_literals(node, left.type, right)
+        self._enum_literals(node, right.type, left)
+
+    def _enum_literals(self, node: n.Node, expected: t.Type, value: ir.IR) -> None:
+        """A string literal compared with an enum must be one of its values (catches typos)."""
+        if isinstance(expected, t.ListType):
+            expected = expected.element
+        if not isinstance(expected, t.EnumType):
+            return
+        literals = value.items if isinstance(value, ir.ListOf) else (value,)
+        for literal in literals:
+            if isinstance(literal, ir.Const) and isinstance(literal.value, str) and literal.value not in expected.values:
+                self.diagnostics.append(Diagnostic("PE304", literal.span, {
+                    "value": repr(literal.value), "enum": expected.name,
+                    "choices": ", ".join(sorted(expected.values))}))
+                raise CheckFailed
+
+
+def _arithmetic(op: str, a: t.Type, b: t.Type) -> tuple[t.Type | None, str]:
+    table = {
+        ("+", t.NUMBER, t.NUMBER): (t.NUMBER, "add"), ("+", t.MONEY, t.MONEY): (t.MONEY, "add"),
+        ("-", t.NUMBER, t.NUMBER): (t.NUMBER, "sub"), ("-", t.MONEY, t.MONEY): (t.MONEY, "sub"),
+        ("*", t.NUMBER, t.NUMBER): (t.NUMBER, "mul"), ("*", t.MONEY, t.NUMBER): (t.MONEY, "mul"),
+        ("*", t.NUMBER, t.MONEY): (t.MONEY, "mul"), ("/", t.NUMBER, t.NUMBER): (t.NUMBER, "div"),
+        ("/", t.MONEY, t.NUMBER): (t.MONEY, "div"), ("/", t.MONEY, t.MONEY): (t.NUMBER, "div"),
+        ("+", t.DATE, t.DURATION): (t.DATE, "date_add"), ("-", t.DATE, t.DURATION): (t.DATE, "date_sub"),
+        ("+", t.STRING, t.STRING): (t.STRING, "concat"),
+    }
+    if op == "+" and t.is_stringlike(a) and t.is_stringlike(b):
+        return t.STRING, "concat"
+    if op == "+" and isinstance(a, t.ListType) and isinstance(b, t.ListType) and t.unify(a, b) is not None:
+        return t.unify(a, b), "concat"
+    return table.get((op, a, b), (None, ""))
+
+
+def _label(value: ir.IR) -> str:
+    if isinstance(value, ir.Attr):
+        return value.label
+    if isinstance(value, (ir.Var, ir.Global)):
+        return getattr(value, "ident", None) or getattr(value, "name", "")
+    return "value"

@@ -1,0 +1,199 @@
+"""Compiler: checked IR → Python functions, generated as source and compiled once.
+
+Each expression becomes one Python function whose body is a single expression. Constants (Decimal,
+dates, parameter values, built-in implementations) are closure variables, names were resolved by
+the checker, and no IR or AST node is referenced by the result: evaluating a record runs plain
+Python bytecode with no lookups, parsing or type dispatch. Policy text never becomes Python text:
+strings and numbers enter the generated code only as closure constants or `repr` of int/bool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from decimal import Decimal
+from typing import Any, Callable, Sequence
+
+from policyengine import ir
+from policyengine import runtime
+from policyengine import typesys as t
+from policyengine.functions import FUNCTIONS, NULLABLE_ARGUMENTS
+
+_SAFE_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BINARY = {"add": "+", "sub": "-", "mul": "*", "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">",
+           "ge": ">=", "in": "in", "not_in": "not in", "and": "and", "or": "or"}
+
+
+class _Generator:
+    """Emits the Python expression for an IR tree, collecting the closure constants it needs."""
+
+    def __init__(self) -> None:
+        self.constants: dict[str, Any] = {}
+        self._by_identity: dict[int, str] = {}
+        self._temps = itertools.count()
+
+    def constant(self, value: Any) -> str:
+        if type(value) in (int, bool) or value is None:
+            return repr(value)
+        key = id(value)
+        if key not in self._by_identity:
+            name = f"_c{len(self.constants)}"
+            self.constants[name] = value
+            self._by_identity[key] = name
+        return self._by_identity[key]
+
+    def temp(self) -> str:
+        return f"_t{next(self._temps)}"
+
+    def emit(self, node: ir.IR, iterable: bool = False) -> str:
+        return getattr(self, f"_{type(node).__name__.lower()}")(node, iterable)
+
+    # leaves -----------------------------------------------------------------------------------
+    def _const(self, node: ir.Const, iterable: bool) -> str:
+        return self.constant(node.value)
+
+    def _var(self, node: ir.Var, iterable: bool) -> str:
+        return _python_name(node.ident)
+
+    def _global(self, node: ir.Global, iterable: bool) -> str:
+        return f"_g.{_checked(node.name)}"
+
+    # access -----------------------------------------------------------------------------------
+    def _attr(self, node: ir.Attr, iterable: bool, *, nullable: bool = False) -> str:
+        target = self.emit(node.target)
+        name = _checked(node.name)
+        if node.mapping_access:
+            read = f"{target}.get({name!r})" if node.required or nullable else f"{target}[{name!r}]"
+        else:
+            read = f"{target}.{name}"
+        if not node.required or nullable:
+            return read
+        label = self.constant(node.label)
+        if iterable:  # walrus is not allowed in a comprehension's iterable
+            return f"_rt.require_present({read}, {label})"
+        tmp = self.temp()
+        return f"({tmp} if ({tmp} := {read}) is not None else _absent({label}))"
+
+    def _lookup(self, node: ir.Lookup, iterable: bool) -> str:
+        label = self.constant(node.label)
+        return f"_rt.lookup({self.emit(node.target)}, {self.emit(node.key)}, {label})"
+
+    # operators --------------------------------------------------------------------------------
+    def _op(self, node: ir.Op, iterable: bool) -> str:
+        left, right = self.emit(node.left), self.emit(node.right)
+        if node.op == "div":
+            return f"_rt.divide({left}, {right})"
+        if node.op == "date_add":
+            return f"_rt.add_duration({left}, {right})"
+        if node.op == "date_sub":
+            return f"_rt.add_duration({left}, {right}, -1)"
+        if node.op == "in_period":
+            return f"({left} in {right})"
+        if node.op == "not_in_period":
+            return f"({left} not in {right})"
+        if node.op == "concat" and isinstance(node.type, t.ListType):
+            return f"(tuple({left}) + tuple({right}))"
+        if node.op == "concat":
+            return f"({left} + {right})"
+        return f"({left} {_BINARY[node.op]} {right})"
+
+    def _not(self, node: ir.Not, iterable: bool) -> str:
+        return f"(not {self.emit(node.operand)})"
+
+    def _neg(self, node: ir.Neg, iterable: bool) -> str:
+        return f"(-{self.emit(node.operand)})"
+
+    def _between(self, node: ir.Between, iterable: bool) -> str:
+        return f"({self.emit(node.low)} <= {self.emit(node.value)} <= {self.emit(node.high)})"
+
+    def _cond(self, node: ir.Cond, iterable: bool) -> str:
+        return f"({self.emit(node.then)} if {self.emit(node.condition)} else {self.emit(node.otherwise)})"
+
+    def _listof(self, node: ir.ListOf, iterable: bool) -> str:
+        if all(isinstance(item, ir.Const) for item in node.items):
+            return self.constant(tuple(item.value for item in node.items))
+        return "(" + "".join(f"{self.emit(item)}, " for item in node.items) + ")"
+
+    # calls ------------------------------------------------------------------------------------
+    def _builtin(self, node: ir.Builtin, iterable: bool) -> str:
+        nullable = NULLABLE_ARGUMENTS.get(node.function, set())
+        args = [self._attr(a, False, nullable=True) if i in nullable and isinstance(a, ir.Attr) else self.emit(a)
+                for i, a in enumerate(node.args)]
+        if node.function in ("min", "max"):
+            if len(args) > 1:
+                return f"{node.function}({', '.join(args)})"
+            helper = "minimum" if node.function == "min" else "maximum"
+            return f"_rt.{helper}({args[0]}, {self.constant(node.function + '(…)')})"
+        implementation = self.constant(FUNCTIONS[node.function][1])
+        return f"{implementation}({', '.join(args)})"
+
+    def _has(self, node: ir.Has, iterable: bool) -> str:
+        operand = node.operand
+        if isinstance(operand, ir.Attr):
+            return f"({self._attr(operand, False, nullable=True)} is not None)"
+        target, key = self.emit(operand.target), self.emit(operand.key)
+        if operand.on_list:
+            return f"(0 <= {key} < len({target}))"
+        return f"({key} in {target})"
+
+    def _comprehension(self, node: ir.Comprehension, iterable: bool) -> str:
+        var = _python_name(node.ident)
+        source = self.emit(node.source, iterable=True)
+        element = self.emit(node.element)
+        condition = f" if {self.emit(node.condition)}" if node.condition is not None else ""
+        loop = f"for {var} in {source}{condition}"
+        f = node.function
+        if f == "count":
+            return f"len({source})" if not condition else f"sum(1 {loop})"
+        if f == "sum":
+            zero = self.constant(Decimal(0)) if node.type == t.MONEY else "0"
+            return f"sum(({element} {loop}), {zero})"
+        if f in ("all", "any"):
+            return f"{f}({element} {loop})"
+        if f in ("min", "max", "first"):
+            helper = {"min": "minimum", "max": "maximum", "first": "first"}[f]
+            return f"_rt.{helper}(({element} {loop}), {self.constant(f + '(…)')})"
+        if f == "distinct":
+            return f"_rt.distinct({element} {loop})"
+        return f"tuple([{element} {loop}])"
+
+    def _let(self, node: ir.Let, iterable: bool) -> str:
+        names = ", ".join(_python_name(ident) for ident, _ in node.bindings)
+        values = ", ".join(self.emit(value) for _, value in node.bindings)
+        return f"(lambda {names}: {self.emit(node.body)})({values})"
+
+
+def _python_name(ident: str) -> str:
+    return "v_" + _checked(ident)
+
+
+def _checked(name: str) -> str:
+    if not _SAFE_IDENT.match(name):  # names come from the grammar's NAME token; this is a last guard
+        raise ValueError(f"unsafe identifier {name!r}")
+    return name
+
+
+def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression") -> Callable:
+    """Compile one checked expression to a function of `parameters` (identifiers of bound variables;
+    `_g` for the evaluation context)."""
+    generator = _Generator()
+    body = generator.emit(node)
+    arguments = ", ".join(p if p == "_g" else _python_name(p) for p in parameters)
+    closure = ", ".join(["_rt", "_absent", *generator.constants])
+    source = (f"def _make({closure}):\n"
+              f"    def {_checked(name)}({arguments}):\n"
+              f"        return {body}\n"
+              f"    return {_checked(name)}\n")
+    namespace: dict[str, Any] = {"__builtins__": _BUILTINS}
+    exec(compile(source, f"<policyengine:{name}>", "exec"), namespace)
+    function = namespace["_make"](runtime, _absent, *generator.constants.values())
+    function.__policyengine_source__ = source
+    return function
+
+
+def _absent(what: str):
+    raise runtime.Absent(what)
+
+
+# The generated code sees only these builtins: no import, open, getattr, eval …
+_BUILTINS = {"len": len, "sum": sum, "all": all, "any": any, "min": min, "max": max, "tuple": tuple}

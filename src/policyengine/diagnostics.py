@@ -1,0 +1,87 @@
+"""Diagnostics: every problem found in a policy file, as data with a stable code and a position.
+
+The loader, parser and checker collect diagnostics instead of raising on the first one, so that a
+policy author sees every error of a file in one pass. Messages exist in Chinese (default, for policy
+authors) and English.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import attrs
+
+from policyengine.source import Span
+
+# code → (Chinese template, English template). Codes are stable: tools and tests rely on them.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "PE100": ("YAML 语法错误：{problem}", "YAML syntax error: {problem}"),
+    "PE101": ("表达式语法错误：此处不应出现 {token}，应为 {expected}", "syntax error: unexpected {token}; expected {expected}"),
+    "PE102": ("表达式中有无法识别的字符 {char}", "unexpected character {char}"),
+    "PE103": ("表达式不完整，缺少 {expected}", "incomplete expression; expected {expected}"),
+    "PE201": ("未知名称 {name}", "unknown name {name}"),
+    "PE202": ("{type} 没有字段 {name}", "{type} has no field {name}"),
+    "PE203": ("未知函数 {name}", "unknown function {name}"),
+    "PE204": ("{name} 需要 {expected} 个参数，实际为 {actual} 个", "{name} takes {expected} argument(s), got {actual}"),
+    "PE205": ("定义 {name} 递归引用了自身", "definition {name} refers to itself"),
+    "PE206": ("名称 {name} 重复定义", "name {name} is defined twice"),
+    "PE301": ("运算 {op} 不适用于 {left} 和 {right}", "operator {op} does not apply to {left} and {right}"),
+    "PE302": ("无法比较 {left} 与 {right}", "cannot compare {left} with {right}"),
+    "PE303": ("条件必须是布尔值，实际为 {actual}", "a condition must be bool, got {actual}"),
+    "PE304": ("{value} 不是 {enum} 的取值（可选：{choices}）", "{value} is not a value of {enum} (choices: {choices})"),
+    "PE305": ("{name} 的参数类型应为 {expected}，实际为 {actual}", "argument of {name} must be {expected}, got {actual}"),
+    "PE306": ("{actual} 不是集合，不能遍历或取下标", "{actual} is not a collection or map"),
+    "PE307": ("{field} 的结果类型应为 {expected}，实际为 {actual}", "{field} must be {expected}, got {actual}"),
+    "PE308": ("无效的字面量 {text}", "invalid literal {text}"),
+    "PE401": ("未知的键 {key}（允许：{allowed}）", "unknown key {key} (allowed: {allowed})"),
+    "PE402": ("缺少必需的键 {key}", "missing required key {key}"),
+    "PE403": ("{key} 的值应为 {expected}", "{key} must be {expected}"),
+    "PE404": ("规则编号 {id} 重复", "duplicate rule id {id}"),
+    "PE405": ("规则 {id} 缺少出处引文（citation.file 与 citation.quote）", "rule {id} has no citation (citation.file and citation.quote)"),
+    "PE406": ("{key} 的取值 {value} 无效（可选：{choices}）", "invalid {key} {value} (choices: {choices})"),
+    "PE407": ("键 {key} 重复", "duplicate key {key}"),
+    "PE408": ("参数 {name} 的取值与声明不符：{problem}", "parameter {name} does not match its declaration: {problem}"),
+    "PE409": ("编号 {id} 在 rules 与 not_encoded 中重复出现", "id {id} appears more than once across rules and not_encoded"),
+    "PE410": ("{kind} 类规则{problem}", "a {kind} rule {problem_en}"),
+    "PE501": ("表达式嵌套过深（超过 {limit} 层）", "expression nested too deeply (over {limit} levels)"),
+    "PE502": ("表达式过长（超过 {limit} 个字符）", "expression too long (over {limit} characters)"),
+}
+
+
+@attrs.frozen
+class Diagnostic:
+    code: str
+    span: Span
+    args: dict = attrs.field(factory=dict, eq=False)
+
+    def message(self, lang: str = "zh") -> str:
+        zh, en = MESSAGES[self.code]
+        template = zh if lang == "zh" else en
+        return template.format_map(_Defaulting(self.args))
+
+    def render(self, lang: str = "zh") -> str:
+        return f"{self.span}: {self.code} {self.message(lang)}"
+
+    def to_json(self, lang: str = "zh") -> dict:
+        return {"file": self.span.file, "line": self.span.line, "col": self.span.col,
+                "code": self.code, "message": self.message(lang)}
+
+
+class _Defaulting(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+class PolicyError(Exception):
+    """A policy file (or expression) did not pass loading and checking; holds every diagnostic."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(sorted(diagnostics, key=_order))
+        super().__init__("\n".join(d.render("en") for d in self.diagnostics))
+
+    def render(self, lang: str = "zh") -> str:
+        return "\n".join(d.render(lang) for d in self.diagnostics)
+
+
+def _order(d: Diagnostic) -> tuple:
+    return (d.span.file, d.span.line, d.span.col, d.code)

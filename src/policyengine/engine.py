@@ -1,0 +1,343 @@
+"""Engine: the facade. Policy file → load → parse → check → compile → frozen `Policy`.
+
+`load_policy` does all the work once; `Policy.evaluate` then only runs compiled functions over
+records. `compile_expression` offers the same pipeline for one expression, as CEL and zen do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import types
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import attrs
+
+from policyengine import ir, parser, resources
+from policyengine import typesys as t
+from policyengine.checker import Checker, Definition, Environment, Parameter
+from policyengine.compiler import compile_ir
+from policyengine.diagnostics import Diagnostic, PolicyError
+from policyengine.evaluator import SUBJECT_VARIABLES, CompiledRule, evaluate_rules
+from policyengine.policyfile import NAMED_CONDITION_KEYS, ParameterDecl, PolicyModel, RuleDecl, read_policy_file
+from policyengine.recordschema import RecordSchema, load_record_schema
+from policyengine.records import RecordSet, load_records
+from policyengine.report import Citation, Report
+from policyengine.source import Scalar
+
+RESULT_TYPES = {"when": (t.BOOL,), "require": (t.BOOL,), "grant": (t.BOOL,), "exception": (t.BOOL,),
+                "pays_when": (t.BOOL,), "due": (t.DATE,), "amount": (t.MONEY, t.NUMBER), "value": (),
+                "values": ()}
+
+
+@attrs.frozen
+class Policy:
+    """A checked, compiled policy. Frozen: its parameters cannot be changed by a caller (load it again
+    with `parameters=` to evaluate another reading)."""
+
+    name: str
+    path: str
+    jurisdiction: str
+    jurisdiction_name: str
+    title: str
+    source_file: str
+    effective_from: dt.date | None
+    effective_to: dt.date | None
+    parameters: Mapping[str, Any]
+    ambiguities: Mapping[str, str]
+    rules: tuple[CompiledRule, ...]
+    rule_kinds: Mapping[str, tuple[str, str | None]]
+    not_encoded: tuple[tuple[str, str], ...]
+
+    def evaluate(self, records: RecordSet | Any, as_of: dt.date | None = None) -> Report:
+        """Evaluate every rule on every subject. `records`: a RecordSet, a path or a mapping."""
+        if not isinstance(records, RecordSet):
+            records = load_records(records)
+        as_of = as_of or dt.date.today()
+        collections = tuple(load_record_schema().collections)
+        return evaluate_rules(self.rules, records, as_of, self.jurisdiction,
+                              (self.effective_from, self.effective_to), self.name, collections)
+
+    def rule(self, rule_id: str) -> CompiledRule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def policy_path(name_or_path: str | Path) -> Path:
+    bundled = resources.bundled_policy(str(name_or_path)) if "/" not in str(name_or_path) else None
+    return bundled or Path(name_or_path)
+
+
+def load_policy(name_or_path: str | Path, parameters: Mapping[str, Any] | None = None) -> Policy:
+    """Load, check and compile a bundled policy (`"liuzhou"`) or a policy file. Raises PolicyError
+    with every diagnostic of the file."""
+    path = policy_path(name_or_path)
+    overrides = tuple(sorted((parameters or {}).items(), key=lambda kv: kv[0]))
+    try:
+        return _load_cached(str(path), path.stat().st_mtime_ns, overrides)
+    except TypeError:  # unhashable override values
+        return _load(str(path), dict(overrides))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(path: str, _mtime: int, overrides: tuple) -> Policy:
+    return _load(path, dict(overrides))
+
+
+def check_file(path: str | Path) -> list[Diagnostic]:
+    """Every diagnostic of one policy file (empty when it is clean)."""
+    try:
+        _load(str(path), {})
+    except PolicyError as error:
+        return list(error.diagnostics)
+    return []
+
+
+def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
+    text = Path(path).read_text(encoding="utf-8")
+    model, diagnostics = read_policy_file(path, text)
+    if model is None:
+        raise PolicyError(diagnostics)
+    builder = _Builder(model, load_record_schema(), diagnostics)
+    policy = builder.build(overrides)
+    if diagnostics:
+        raise PolicyError(diagnostics)
+    return policy
+
+
+class _Builder:
+    """Parses, checks and compiles every expression of one policy model."""
+
+    def __init__(self, model: PolicyModel, schema: RecordSchema, diagnostics: list[Diagnostic]):
+        self.model = model
+        self.schema = schema
+        self.diagnostics = diagnostics
+
+    def build(self, overrides: Mapping[str, Any]) -> Policy:
+        parameters = self.parameters(overrides)
+        definitions = self.definitions(parameters)
+        rules = tuple(r for r in (self.rule(d, definitions, parameters) for d in self.model.rules) if r)
+        m = self.model
+        return Policy(
+            name=m.jurisdiction_id or Path(m.path).stem, path=m.path, jurisdiction=m.jurisdiction_id,
+            jurisdiction_name=m.jurisdiction_name, title=m.title, source_file=m.source_file,
+            effective_from=m.effective_from, effective_to=m.effective_to,
+            parameters=types.MappingProxyType({p.name: p.value for p in parameters.values()}),
+            ambiguities=types.MappingProxyType({d.name: d.ambiguity for d in m.parameters if d.ambiguity}),
+            rules=rules,
+            rule_kinds=types.MappingProxyType({d.id: (d.kind, d.strength) for d in m.rules}),
+            not_encoded=tuple((x.id, x.reason) for x in m.not_encoded))
+
+    # parameters -------------------------------------------------------------------------------
+    def parameters(self, overrides: Mapping[str, Any]) -> dict[str, Parameter]:
+        result: dict[str, Parameter] = {}
+        declared = {d.name for d in self.model.parameters}
+        for name in overrides:
+            if name not in declared:
+                raise PolicyError([Diagnostic("PE201", _span_of(self.model), {"name": name})])
+        for decl in self.model.parameters:
+            parameter = self.parameter(decl)
+            if parameter is None:
+                continue
+            if decl.name in overrides:
+                parameter = self.override(decl, parameter, overrides[decl.name])
+            result[decl.name] = parameter
+        return result
+
+    def parameter(self, decl: ParameterDecl) -> Parameter | None:
+        value, value_type = self.constant(decl.value)
+        if value_type is None:
+            return None
+        parameter = Parameter(decl.name, value, value_type)
+        return parameter if self.conforms(decl, parameter) else None
+
+    def constant(self, scalar: Scalar) -> tuple[Any, t.Type | None]:
+        node = parser.parse(scalar, self.diagnostics)
+        if node is None:
+            return None, None
+        env = Environment({}, {}, {}, {}, self.fields_of)
+        checked = Checker(env, self.diagnostics).check(node)
+        if checked is None:
+            return None, None
+        return compile_ir(checked, ())(), checked.type
+
+    def conforms(self, decl: ParameterDecl, parameter: Parameter) -> bool:
+        problem = None
+        if decl.type is not None and decl.type != parameter.type.name and not (
+                decl.type == "int" and parameter.type == t.NUMBER):
+            problem = f"type {decl.type} ≠ {parameter.type}"
+        elif decl.choices is not None and parameter.value not in decl.choices:
+            problem = f"{parameter.value!r} ∉ {list(decl.choices)}"
+        if problem:
+            self.diagnostics.append(Diagnostic("PE408", decl.value.span, {"name": decl.name, "problem": problem}))
+            return False
+        return True
+
+    def override(self, decl: ParameterDecl, base: Parameter, value: Any) -> Parameter:
+        if isinstance(value, str) and base.type != t.STRING:
+            scalar = parser.expression_scalar(value, f"<parameter {decl.name}>")
+            parsed, parsed_type = self.constant(scalar)
+            candidate = Parameter(decl.name, parsed, parsed_type or base.type)
+        elif isinstance(value, float):
+            candidate = Parameter(decl.name, value, t.Type("float"))
+        else:
+            if base.type == t.MONEY and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+                value = Decimal(value)
+            candidate = Parameter(decl.name, value, base.type)
+        if candidate.type != base.type or not self.conforms(decl, candidate) or self.diagnostics:
+            self.diagnostics.append(Diagnostic("PE408", decl.value.span,
+                                               {"name": decl.name, "problem": f"override {value!r}"}))
+            raise PolicyError(self.diagnostics)
+        return candidate
+
+    # definitions and rules --------------------------------------------------------------------
+    def definitions(self, parameters: Mapping[str, Parameter]) -> dict[str, Definition]:
+        result: dict[str, Definition] = {}
+        for decl in self.model.definitions:
+            if decl.name in result or decl.name in parameters:
+                self.diagnostics.append(Diagnostic("PE206", decl.span, {"name": decl.name}))
+                continue
+            result[decl.name] = Definition(decl.name, decl.params, parser.parse(decl.body, self.diagnostics))
+        return result
+
+    def fields_of(self, record_type: t.Type) -> Mapping[str, tuple[t.Type, bool]]:
+        kind = self.schema.kinds.get(record_type.name)
+        if kind is None:
+            return {}
+        fields = {name: (f.type, f.optional) for name, f in kind.fields.items()}
+        fields.update({name: (nav.type, nav.optional) for name, nav in kind.navigations.items()})
+        return fields
+
+    def environment(self, decl: RuleDecl, definitions, parameters) -> Environment:
+        variables = {v: t.record(self.schema_kind(v)) for v in SUBJECT_VARIABLES[decl.subject][0]}
+        if decl.per:
+            variables["period"] = t.PERIOD
+        return Environment(variables, definitions, parameters, self.globals(), self.fields_of)
+
+    def schema_kind(self, variable: str) -> str:
+        return variable
+
+    def globals(self) -> dict[str, t.Type]:
+        result: dict[str, t.Type] = {"as_of": t.DATE}
+        for collection, kind in self.schema.collections.items():
+            result[collection] = t.list_of(t.record(kind.name))
+        return result
+
+    def rule(self, decl: RuleDecl, definitions, parameters) -> CompiledRule | None:
+        env = self.environment(decl, definitions, parameters)
+        checker = Checker(env, self.diagnostics)
+        arguments = (*env.variables, "_g")
+        before = len(self.diagnostics)
+        self._amount_type = None
+        compiled: dict[str, Any] = {}
+        for key, scalar in decl.expressions.items():
+            if isinstance(scalar, dict):
+                compiled[key] = tuple((name, self.function(checker, s, key, arguments, decl.id))
+                                      for name, s in scalar.items())
+            else:
+                function = self.function(checker, scalar, key, arguments, decl.id)
+                compiled[key] = ((_short(scalar.text), function),) if key in NAMED_CONDITION_KEYS else function
+        values = tuple((name, self.function(checker, s, "values", arguments, decl.id))
+                       for name, s in decl.values.items())
+        if len(self.diagnostics) > before or decl.citation is None:
+            return None
+        amount_type = self._amount_type
+        return CompiledRule(
+            id=decl.id, kind=decl.kind, strength=decl.strength, subject=decl.subject, per=decl.per,
+            when=compiled.get("when", ()), require=compiled.get("require", ()), grant=compiled.get("grant", ()),
+            exception=compiled.get("exception"), due=compiled.get("due"), amount=compiled.get("amount"),
+            amount_is_money=amount_type == t.MONEY, pays_when=compiled.get("pays_when"),
+            value=compiled.get("value"), values=values,
+            parameters=tuple((p, parameters[p].value) for p in sorted(checker.parameters_used)),
+            citation=Citation(decl.citation.file, decl.citation.section, decl.citation.quote),
+            message=decl.message_zh or decl.message_en)
+
+    _amount_type: t.Type | None = None
+
+    def function(self, checker: Checker, scalar: Scalar, key: str, arguments, rule_id: str) -> Callable | None:
+        node = parser.parse(scalar, self.diagnostics)
+        if node is None:
+            return None
+        checked = checker.expect(node, RESULT_TYPES[key], key)
+        if checked is None:
+            return None
+        if key == "amount":
+            self._amount_type = checked.type
+        return compile_ir(checked, arguments, _function_name(rule_id, key))
+
+
+def _function_name(rule_id: str, key: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in f"{rule_id}__{key}")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _span_of(model: PolicyModel):
+    from policyengine.source import Span
+
+    return Span(model.path, 1, 1)
+
+
+# ---------------------------------------------------------------------------------------- expressions
+
+
+def compile_expression(text: str, record_type: str | Mapping[str, str], *, name: str = "record",
+                       parameters: Mapping[str, Any] | None = None) -> Callable[[Any], Any]:
+    """Compile one expression against a record type, once; call the result per record.
+
+    `record_type` is a schema kind (`"unit"`, the record is bound to `name`, default `record`) or an
+    ad-hoc mapping of field name → type (`{"z": "number", "z_prev": "number?"}`), in which case each
+    record is a mapping. Raises PolicyError with positions inside `text`.
+    """
+    diagnostics: list[Diagnostic] = []
+    scalar = parser.expression_scalar(text)
+    node = parser.parse(scalar, diagnostics)
+    schema = load_record_schema()
+    if isinstance(record_type, str):
+        if record_type not in schema.kinds:
+            raise ValueError(f"unknown record type {record_type!r}; choose one of {sorted(schema.kinds)}")
+        variable_type: t.Type = t.record(record_type)
+        adhoc: Mapping[str, tuple[t.Type, bool]] = {}
+    else:
+        variable_type = t.record("__record__")
+        adhoc = {field: _adhoc_type(spec, schema) for field, spec in record_type.items()}
+    builder = _Builder(PolicyModel("<expression>", "", "", "", "", None, None, None, (), (), (), ()),
+                       schema, diagnostics)
+
+    def fields_of(record: t.Type):
+        return adhoc if record.name == "__record__" else builder.fields_of(record)
+
+    constants = {k: Parameter(k, v, _python_type(v)) for k, v in (parameters or {}).items()}
+    env = Environment({name: variable_type}, {}, constants, {}, fields_of,
+                      frozenset({"__record__"}) if adhoc else frozenset())
+    checked = Checker(env, diagnostics).check(node) if node is not None else None
+    if diagnostics or checked is None:
+        raise PolicyError(diagnostics)
+    return compile_ir(checked, (name,), "expression")
+
+
+def _adhoc_type(spec: str, schema: RecordSchema) -> tuple[t.Type, bool]:
+    from policyengine.recordschema import language_type, parse_spec
+
+    optional = spec.endswith("?")
+    value_spec = parse_spec(spec.rstrip("?"), set(schema.kinds), set(schema.enums))
+    return language_type(value_spec, schema.enums), optional
+
+
+def _python_type(value: Any) -> t.Type:
+    if isinstance(value, bool):
+        return t.BOOL
+    if isinstance(value, (int, Decimal)):
+        return t.NUMBER
+    if isinstance(value, str):
+        return t.STRING
+    if isinstance(value, dt.date):
+        return t.DATE
+    raise TypeError(f"unsupported constant {value!r}")

@@ -1,0 +1,359 @@
+"""Policy file loader: YAML text → PolicyModel (the file's shape, every value with its position).
+
+A filter between the file and the engine: every key is known or reported (PE4xx), nothing is
+passed through as a raw dict, and expressions stay unparsed `Scalar`s for the parser and checker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+
+from policyengine.diagnostics import Diagnostic
+from policyengine.source import DuplicateKey, Mapping, Scalar, Sequence, Span, YamlSyntaxError, load_yaml
+
+RULE_KINDS = ("requirement", "deadline", "target", "amount", "entitlement", "eligibility", "derived")
+STRENGTHS = ("hard", "soft", "advisory")
+SUBJECTS = ("community", "membership", "unit", "person", "assignment", "activity", "expense", "fund_pool",
+            "jurisdiction")
+PERIODS = ("semester", "school_year", "calendar_year")
+EXPRESSION_KEYS = ("when", "require", "exception", "due", "amount", "pays_when", "grant", "value")
+
+# which expression keys each rule kind needs and takes
+KIND_NEEDS = {"requirement": ("require",), "deadline": ("due", "require"), "target": ("due", "require"),
+              "amount": ("amount",), "entitlement": ("grant",), "eligibility": ("grant",), "derived": ("value",)}
+KIND_TAKES = {"requirement": ("when", "require", "exception"), "deadline": ("when", "due", "require", "exception"),
+              "target": ("when", "due", "require", "exception"), "amount": ("when", "amount", "pays_when"),
+              "entitlement": ("when", "grant"), "eligibility": ("when", "grant"), "derived": ("when", "value")}
+NAMED_CONDITION_KEYS = ("when", "require", "grant")
+
+TOP_KEYS = ("format", "jurisdiction", "title", "source", "effective", "description", "parameters", "definitions",
+            "rules", "not_encoded")
+RULE_KEYS = ("id", "kind", "strength", "subject", "per", *EXPRESSION_KEYS, "values", "citation", "message",
+             "description", "note")
+PARAMETER_KEYS = ("value", "type", "unit", "description", "ambiguity", "choices", "effective", "source")
+
+
+@attrs.frozen
+class Citation:
+    file: str
+    section: str | None
+    quote: str
+
+
+@attrs.frozen
+class ParameterDecl:
+    name: str
+    value: Scalar
+    type: str | None
+    unit: str | None
+    description: str | None
+    ambiguity: str | None
+    choices: tuple[str, ...] | None
+    span: Span
+
+
+@attrs.frozen
+class DefinitionDecl:
+    name: str
+    params: tuple[str, ...]
+    body: Scalar
+    span: Span
+
+
+@attrs.frozen
+class RuleDecl:
+    id: str
+    kind: str
+    strength: str | None
+    subject: str
+    per: str | None
+    expressions: dict  # key → Scalar, or (for when/require/grant) a dict name → Scalar
+    values: dict  # name → Scalar
+    citation: Citation | None
+    message_zh: str | None
+    message_en: str | None
+    description: str | None
+    span: Span
+
+
+@attrs.frozen
+class NotEncoded:
+    id: str
+    reason: str
+    span: Span
+
+
+@attrs.frozen
+class PolicyModel:
+    path: str
+    jurisdiction_id: str
+    jurisdiction_name: str
+    title: str
+    source_file: str
+    issued: dt.date | None
+    effective_from: dt.date | None
+    effective_to: dt.date | None
+    parameters: tuple[ParameterDecl, ...]
+    definitions: tuple[DefinitionDecl, ...]
+    rules: tuple[RuleDecl, ...]
+    not_encoded: tuple[NotEncoded, ...]
+
+
+def read_policy_file(path: str, text: str) -> tuple[PolicyModel | None, list[Diagnostic]]:
+    diagnostics: list[Diagnostic] = []
+    try:
+        tree, duplicates = load_yaml(path, text)
+    except YamlSyntaxError as error:
+        return None, [Diagnostic("PE100", error.span, {"problem": error.problem})]
+    diagnostics += [Diagnostic("PE407", d.span, {"key": d.key}) for d in duplicates]
+    reader = _Reader(diagnostics)
+    if not isinstance(tree, Mapping):
+        span = tree.span if tree is not None else Span(path, 1, 1)
+        diagnostics.append(Diagnostic("PE403", span, {"key": "policy", "expected": "mapping"}))
+        return None, diagnostics
+    return reader.policy(path, tree), diagnostics
+
+
+class _Reader:
+    """Walks the composed YAML, reporting every shape problem and building the model."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+
+    def report(self, code: str, span: Span, **args: Any) -> None:
+        self.diagnostics.append(Diagnostic(code, span, args))
+
+    def keys(self, mapping: Mapping, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.report("PE401", mapping.key_spans[key], key=key, allowed=", ".join(allowed))
+        for key in required:
+            if key not in mapping:
+                self.report("PE402", mapping.span, key=key)
+
+    def mapping(self, parent: Mapping, key: str, required: bool = False) -> Mapping | None:
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.report("PE402", parent.span, key=key)
+            return None
+        if not isinstance(value, Mapping):
+            self.report("PE403", _span(value, parent, key), key=key, expected="mapping")
+            return None
+        return value
+
+    def sequence(self, parent: Mapping, key: str) -> Sequence:
+        value = parent.get(key)
+        if value is None:
+            return Sequence()
+        if not isinstance(value, Sequence):
+            self.report("PE403", _span(value, parent, key), key=key, expected="list")
+            return Sequence()
+        return value
+
+    def scalar(self, parent: Mapping, key: str, required: bool = False) -> Scalar | None:
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.report("PE402", parent.span, key=key)
+            return None
+        if not isinstance(value, Scalar):
+            self.report("PE403", _span(value, parent, key), key=key, expected="scalar")
+            return None
+        return value
+
+    def text(self, parent: Mapping, key: str, required: bool = False) -> str | None:
+        value = self.scalar(parent, key, required)
+        return None if value is None else str(value.value if isinstance(value.value, str) else value.text)
+
+    def date(self, parent: Mapping, key: str) -> dt.date | None:
+        value = self.scalar(parent, key)
+        if value is None:
+            return None
+        if isinstance(value.value, dt.date):
+            return value.value
+        try:
+            return dt.date.fromisoformat(value.text)
+        except ValueError:
+            self.report("PE403", value.span, key=key, expected="YYYY-MM-DD")
+            return None
+
+    def choice(self, parent: Mapping, key: str, choices: tuple[str, ...], required: bool) -> str | None:
+        value = self.text(parent, key, required)
+        if value is not None and value not in choices:
+            self.report("PE406", parent[key].span, key=key, value=value, choices=", ".join(choices))
+            return None
+        return value
+
+    # the file ------------------------------------------------------------------------------------
+    def policy(self, path: str, top: Mapping) -> PolicyModel:
+        self.keys(top, TOP_KEYS, ("format", "jurisdiction", "title", "source", "rules"))
+        fmt = self.text(top, "format")
+        if fmt is not None and fmt != "policyengine/1":
+            self.report("PE406", top["format"].span, key="format", value=fmt, choices="policyengine/1")
+        jurisdiction = self.mapping(top, "jurisdiction") or Mapping()
+        if jurisdiction:
+            self.keys(jurisdiction, ("id", "name"), ("id", "name"))
+        source = self.mapping(top, "source") or Mapping()
+        if source:
+            self.keys(source, ("file", "issued", "title"), ("file",))
+        effective = self.mapping(top, "effective") or Mapping()
+        if effective:
+            self.keys(effective, ("from", "to"), ("from",))
+        rules = tuple(r for r in (self.rule(item) for item in self.sequence(top, "rules")) if r is not None)
+        not_encoded = tuple(x for x in (self.not_encoded(i) for i in self.sequence(top, "not_encoded")) if x)
+        self.unique_ids(rules, not_encoded)
+        return PolicyModel(
+            path=path,
+            jurisdiction_id=self.text(jurisdiction, "id") or "" if jurisdiction else "",
+            jurisdiction_name=self.text(jurisdiction, "name") or "" if jurisdiction else "",
+            title=self.text(top, "title") or "",
+            source_file=self.text(source, "file") or "" if source else "",
+            issued=self.date(source, "issued") if source else None,
+            effective_from=self.date(effective, "from") if effective else None,
+            effective_to=self.date(effective, "to") if effective else None,
+            parameters=self.parameters(top),
+            definitions=self.definitions(top),
+            rules=rules,
+            not_encoded=not_encoded,
+        )
+
+    def parameters(self, top: Mapping) -> tuple[ParameterDecl, ...]:
+        result = []
+        for name, body in (self.mapping(top, "parameters") or Mapping()).items():
+            if not isinstance(body, Mapping):
+                self.report("PE403", _span(body, top["parameters"], name), key=name, expected="mapping")
+                continue
+            self.keys(body, PARAMETER_KEYS, ("value",))
+            value = self.scalar(body, "value")
+            if value is None:
+                continue
+            choices = body.get("choices")
+            if choices is not None and not isinstance(choices, Sequence):
+                self.report("PE403", _span(choices, body, "choices"), key="choices", expected="list")
+                choices = None
+            result.append(ParameterDecl(
+                name, value, self.text(body, "type"), self.text(body, "unit"), self.text(body, "description"),
+                self.text(body, "ambiguity"),
+                tuple(str(c.value) for c in choices if isinstance(c, Scalar)) if choices is not None else None,
+                top["parameters"].key_spans[name]))
+        return tuple(result)
+
+    def definitions(self, top: Mapping) -> tuple[DefinitionDecl, ...]:
+        result = []
+        section = self.mapping(top, "definitions") or Mapping()
+        for header, body in section.items():
+            name, params = _split_header(header)
+            if name is None:
+                self.report("PE403", section.key_spans[header], key=header, expected="name or name(a, b)")
+                continue
+            if not isinstance(body, Scalar):
+                self.report("PE403", _span(body, section, header), key=header, expected="expression")
+                continue
+            result.append(DefinitionDecl(name, params, body, section.key_spans[header]))
+        return tuple(result)
+
+    def rule(self, item: Any) -> RuleDecl | None:
+        if not isinstance(item, Mapping):
+            self.report("PE403", getattr(item, "span", Span("?", 1, 1)), key="rules[]", expected="mapping")
+            return None
+        self.keys(item, RULE_KEYS, ("id", "kind", "subject"))
+        rule_id = self.text(item, "id")
+        kind = self.choice(item, "kind", RULE_KINDS, False)
+        strength = self.choice(item, "strength", STRENGTHS, False)
+        subject = self.choice(item, "subject", SUBJECTS, False)
+        per = self.choice(item, "per", PERIODS, False)
+        expressions = self.rule_expressions(item, rule_id or "?", kind, strength)
+        values = {}
+        for name, scalar in (self.mapping(item, "values") or Mapping()).items():
+            if isinstance(scalar, Scalar):
+                values[name] = scalar
+            else:
+                self.report("PE403", _span(scalar, item["values"], name), key=name, expected="expression")
+        message = self.mapping(item, "message") or Mapping()
+        if message:
+            self.keys(message, ("zh", "en"))
+        if rule_id is None or kind is None or subject is None:
+            return None
+        return RuleDecl(rule_id, kind, strength, subject, per, expressions, values,
+                        self.citation(item, rule_id), self.text(message, "zh") if message else None,
+                        self.text(message, "en") if message else None, self.text(item, "description"), item.span)
+
+    def rule_expressions(self, item: Mapping, rule_id: str, kind: str | None, strength: str | None) -> dict:
+        expressions: dict = {}
+        for key in EXPRESSION_KEYS:
+            value = item.get(key)
+            if value is None:
+                continue
+            if kind is not None and key not in KIND_TAKES[kind]:
+                self.report("PE410", item.key_spans[key], kind=kind, problem=f"不接受 {key}",
+                            problem_en=f"does not take {key}")
+            if isinstance(value, Mapping) and key in NAMED_CONDITION_KEYS:
+                expressions[key] = {name: c for name, c in value.items() if self._is_expression(c, value, name)}
+            elif self._is_expression(value, item, key):
+                expressions[key] = value
+        if kind is not None:
+            for key in KIND_NEEDS[kind]:
+                if key not in item:
+                    self.report("PE410", item.span, kind=kind, problem=f"缺少 {key}", problem_en=f"needs {key}")
+            if kind in ("requirement", "deadline", "target") and strength is None and "strength" not in item:
+                self.report("PE410", item.span, kind=kind, problem="缺少 strength", problem_en="needs strength")
+        return expressions
+
+    def _is_expression(self, value: Any, parent: Mapping, key: str) -> bool:
+        if isinstance(value, Scalar):
+            return True
+        self.report("PE403", _span(value, parent, key), key=key, expected="expression")
+        return False
+
+    def citation(self, item: Mapping, rule_id: str) -> Citation | None:
+        citation = self.mapping(item, "citation")
+        if citation is None:
+            self.report("PE405", item.span, id=rule_id)
+            return None
+        self.keys(citation, ("file", "section", "quote"))
+        file, quote = self.text(citation, "file"), self.text(citation, "quote")
+        if not file or not quote:
+            self.report("PE405", citation.span, id=rule_id)
+            return None
+        return Citation(file, self.text(citation, "section"), quote)
+
+    def not_encoded(self, item: Any) -> NotEncoded | None:
+        if not isinstance(item, Mapping):
+            self.report("PE403", getattr(item, "span", Span("?", 1, 1)), key="not_encoded[]", expected="mapping")
+            return None
+        self.keys(item, ("id", "reason"), ("id", "reason"))
+        entry_id, reason = self.text(item, "id"), self.text(item, "reason")
+        return NotEncoded(entry_id, reason, item.span) if entry_id and reason else None
+
+    def unique_ids(self, rules: tuple[RuleDecl, ...], not_encoded: tuple[NotEncoded, ...]) -> None:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                self.report("PE404", rule.span, id=rule.id)
+            seen.add(rule.id)
+        for entry in not_encoded:
+            if entry.id in seen:
+                self.report("PE409", entry.span, id=entry.id)
+            seen.add(entry.id)
+
+
+def _span(value: Any, parent: Mapping, key: str) -> Span:
+    return getattr(value, "span", None) or parent.key_spans.get(key) or parent.span
+
+
+def _split_header(header: str) -> tuple[str | None, tuple[str, ...]]:
+    """`name` or `name(a, b)` → ("name", ("a", "b"))."""
+    header = header.strip()
+    if "(" not in header:
+        return (header, ()) if header.isidentifier() else (None, ())
+    name, _, rest = header.partition("(")
+    if not rest.endswith(")") or not name.strip().isidentifier():
+        return None, ()
+    params = tuple(p.strip() for p in rest[:-1].split(",") if p.strip())
+    if not all(p.isidentifier() for p in params):
+        return None, ()
+    return name.strip(), params

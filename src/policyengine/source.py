@@ -1,0 +1,170 @@
+"""Source positions: YAML text → a tree of values that remember where they were written.
+
+PyYAML's composer gives every scalar a start and end mark (code-point indices). For expression
+scalars we also map each character of the *value* back to the file, so that a syntax error in the
+middle of a `|` block or a quoted string, after Chinese text, still points at file:line:col
+(1-based, counted in code points).
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any, Iterator
+
+import attrs
+import yaml
+
+
+@attrs.frozen
+class Span:
+    file: str
+    line: int
+    col: int
+    end_line: int = 0
+    end_col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@attrs.frozen
+class SourceFile:
+    name: str
+    text: str
+    line_starts: tuple[int, ...]
+
+    @classmethod
+    def from_text(cls, name: str, text: str) -> "SourceFile":
+        starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        return cls(name, text, tuple(starts))
+
+    def position(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, index) - 1
+        return line + 1, index - self.line_starts[line] + 1
+
+    def span(self, start: int, end: int) -> Span:
+        line, col = self.position(start)
+        end_line, end_col = self.position(max(start, end))
+        return Span(self.name, line, col, end_line, end_col)
+
+    def line_text(self, line: int) -> str:
+        start = self.line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start:] if end < 0 else self.text[start:end]
+
+
+@attrs.frozen
+class Scalar:
+    """A YAML scalar: its raw text value, its parsed value and where each character came from."""
+
+    text: str
+    value: Any
+    source: SourceFile
+    offsets: tuple[int, ...]  # value index → absolute index in source.text
+    start: int
+    end: int
+
+    @property
+    def span(self) -> Span:
+        return self.source.span(self.start, self.end)
+
+    def span_at(self, start: int, end: int | None = None) -> Span:
+        """The span of value[start:end] inside the file."""
+        first = self._absolute(start)
+        last = self._absolute((end if end is not None else start + 1) - 1) + 1
+        return self.source.span(first, last)
+
+    def _absolute(self, i: int) -> int:
+        if not self.offsets:
+            return self.start
+        return self.offsets[min(max(i, 0), len(self.offsets) - 1)]
+
+
+class Mapping(dict):
+    """A YAML mapping; `.span` of the mapping and `.key_spans[key]` of each key."""
+
+    span: Span
+    key_spans: dict[str, Span]
+
+
+class Sequence(list):
+    span: Span
+
+
+class YamlSyntaxError(Exception):
+    def __init__(self, span: Span, problem: str):
+        super().__init__(f"{span}: {problem}")
+        self.span = span
+        self.problem = problem
+
+
+class DuplicateKey(Exception):
+    def __init__(self, span: Span, key: str):
+        super().__init__(f"{span}: duplicate key {key}")
+        self.span = span
+        self.key = key
+
+
+def load_yaml(name: str, text: str) -> tuple[Any, list[DuplicateKey]]:
+    """Safely compose YAML text into Mapping/Sequence/Scalar values (duplicates reported, not lost)."""
+    source = SourceFile.from_text(name, text)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        index = mark.index if mark is not None else 0
+        raise YamlSyntaxError(source.span(index, index), str(error.problem or error)) from None
+    finally:
+        loader.dispose()
+    duplicates: list[DuplicateKey] = []
+    if node is None:
+        return None, duplicates
+    return _convert(node, source, yaml.SafeLoader(""), duplicates), duplicates
+
+
+def _convert(node: yaml.Node, source: SourceFile, constructor: yaml.SafeLoader, dups: list) -> Any:
+    span = source.span(node.start_mark.index, node.end_mark.index)
+    if isinstance(node, yaml.MappingNode):
+        constructor.flatten_mapping(node)
+        result = Mapping()
+        result.span, result.key_spans = span, {}
+        for key_node, value_node in node.value:
+            key = str(constructor.construct_object(key_node))
+            key_span = source.span(key_node.start_mark.index, key_node.end_mark.index)
+            if key in result:
+                dups.append(DuplicateKey(key_span, key))
+            result[key] = _convert(value_node, source, constructor, dups)
+            result.key_spans[key] = key_span
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        seq = Sequence(_convert(item, source, constructor, dups) for item in node.value)
+        seq.span = span
+        return seq
+    value = constructor.construct_object(node)
+    offsets = tuple(_align(node, source.text))
+    return Scalar(node.value, value, source, offsets, node.start_mark.index, node.end_mark.index)
+
+
+def _align(node: yaml.ScalarNode, text: str) -> Iterator[int]:
+    """Match each character of the scalar's value to its position in the raw text (greedy)."""
+    start, end = node.start_mark.index, node.end_mark.index
+    p = start
+    if node.style in ("'", '"'):
+        p += 1
+    elif node.style in ("|", ">"):
+        p = text.find("\n", start) + 1 or end
+    for ch in node.value:
+        q = p
+        while q < end and not _same(ch, text[q]):
+            if node.style == '"' and text[q] == "\\":
+                break  # an escape sequence stands for this character
+            q += 1
+        if q >= end:
+            q = p  # not found (escape or folding): keep the current position
+        yield q
+        p = q + (2 if node.style == '"' and text[q] == "\\" else 1)
+
+
+def _same(value_char: str, raw_char: str) -> bool:
+    return value_char == raw_char or (value_char == " " and raw_char == "\n")
