@@ -357,3 +357,41 @@ def _split_header(header: str) -> tuple[str | None, tuple[str, ...]]:
     if not all(p.isidentifier() for p in params):
         return None, ()
     return name.strip(), params
+
+
+def json_schema() -> dict:
+    """A JSON Schema (draft 2020-12) of the policy file format, for editors; generated from the key
+    tables above so that it cannot drift from what the loader accepts."""
+    expression = {"type": ["string", "number", "boolean"], "description": "an expression (docs/language.md)"}
+    conditions = {"oneOf": [expression, {"type": "object", "additionalProperties": expression}]}
+    text = {"type": "string"}
+    date = {"type": "string", "format": "date"}
+
+    def closed(properties: dict, required: tuple = ()) -> dict:
+        return {"type": "object", "properties": properties, "required": list(required),
+                "additionalProperties": False}
+
+    rule_properties = {"id": text, "kind": {"enum": list(RULE_KINDS)}, "strength": {"enum": list(STRENGTHS)},
+                       "subject": {"enum": list(SUBJECTS)}, "per": {"enum": list(PERIODS)},
+                       "values": {"type": "object", "additionalProperties": expression},
+                       "citation": closed({"file": text, "section": text, "quote": text}, ("file", "quote")),
+                       "message": closed({"zh": text, "en": text}), "description": text, "note": text}
+    rule_properties.update({k: conditions if k in NAMED_CONDITION_KEYS else expression for k in EXPRESSION_KEYS})
+    parameter = closed({"value": expression, "type": text, "unit": text, "description": text, "ambiguity": text,
+                        "choices": {"type": "array", "items": text},
+                        "effective": closed({"from": date, "to": date}), "source": text}, ("value",))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "policyengine policy file",
+        **closed({
+            "format": {"const": "policyengine/1"},
+            "jurisdiction": closed({"id": text, "name": text}, ("id", "name")),
+            "title": text, "description": text,
+            "source": closed({"file": text, "issued": date, "title": text}, ("file",)),
+            "effective": closed({"from": date, "to": date}, ("from",)),
+            "parameters": {"type": "object", "additionalProperties": parameter},
+            "definitions": {"type": "object", "additionalProperties": expression},
+            "rules": {"type": "array", "items": closed(rule_properties, ("id", "kind", "subject", "citation"))},
+            "not_encoded": {"type": "array", "items": closed({"id": text, "reason": text}, ("id", "reason"))},
+        }, ("format", "jurisdiction", "title", "source", "rules")),
+    }

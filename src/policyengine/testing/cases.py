@@ -1,0 +1,199 @@
+"""Policy test files: YAML cases → evaluation → expected-vs-actual comparison and rule coverage.
+
+A case names a policy, records, an as_of date and the findings it expects (only those are compared).
+`policyengine test` and the pytest plugin both run cases through `run_case`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterable
+
+import attrs
+import yaml
+
+from policyengine import resources
+from policyengine.diagnostics import PolicyError
+from policyengine.engine import Policy, load_policy
+from policyengine.records import RecordErrors, load_records
+from policyengine.report import Finding, Report, plain
+
+CASE_KEYS = ("name", "as_of", "records", "parameters", "expected", "source", "reading", "description")
+EXPECTED_KEYS = ("rule", "subject", "outcome", "amount", "period", "community", "values")
+
+
+class CaseFileError(Exception):
+    """A test file is malformed (names the file and the case)."""
+
+
+@attrs.frozen
+class Case:
+    file: str
+    name: str
+    policy: str
+    as_of: dt.date
+    records: tuple
+    parameters: tuple[tuple[str, Any], ...]
+    expected: tuple[dict, ...]
+    source: str | None
+    reading: str | None
+
+
+@attrs.frozen
+class CaseResult:
+    case: Case
+    mismatches: tuple[str, ...]
+    report: Report | None
+    asserted: tuple[Finding, ...]  # the findings an expectation matched and confirmed
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+
+def load_case_file(path: str | Path) -> list[Case]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise CaseFileError(f"{path}: {error}") from None
+    if not isinstance(data, dict) or "cases" not in data or "policy" not in data:
+        raise CaseFileError(f"{path}: a test file needs `policy:` and `cases:`")
+    unknown = set(data) - {"policy", "cases", "description"}
+    if unknown:
+        raise CaseFileError(f"{path}: unknown key(s) {sorted(unknown)}")
+    policy = str(data["policy"])
+    if resources.bundled_policy(policy) is None:
+        policy = str((path.parent / policy).resolve())
+    return [_case(path, policy, i, raw) for i, raw in enumerate(data["cases"] or [])]
+
+
+def _case(path: Path, policy: str, index: int, raw: Any) -> Case:
+    where = f"{path}: case #{index + 1}"
+    if not isinstance(raw, dict):
+        raise CaseFileError(f"{where}: a case must be a mapping")
+    unknown = set(raw) - set(CASE_KEYS)
+    if unknown:
+        raise CaseFileError(f"{where}: unknown key(s) {sorted(unknown)}")
+    for key in ("name", "as_of", "records", "expected"):
+        if key not in raw:
+            raise CaseFileError(f"{where}: missing `{key}`")
+    as_of = raw["as_of"] if isinstance(raw["as_of"], dt.date) else dt.date.fromisoformat(str(raw["as_of"]))
+    records = raw["records"] if isinstance(raw["records"], list) else [raw["records"]]
+    records = tuple((path.parent / r).resolve() if isinstance(r, str) else r for r in records)
+    expected = tuple(raw["expected"] or ())
+    for item in expected:
+        if not isinstance(item, dict) or not {"rule", "subject", "outcome"} <= set(item) or set(item) - set(EXPECTED_KEYS):
+            raise CaseFileError(f"{where} ({raw['name']}): each expected finding needs rule, subject, outcome "
+                                f"and may have {', '.join(EXPECTED_KEYS[3:])}: {item}")
+    parameters = tuple(sorted((raw.get("parameters") or {}).items()))
+    return Case(str(path), str(raw["name"]), policy, as_of, records, parameters, expected,
+                raw.get("source"), raw.get("reading"))
+
+
+def run_case(case: Case) -> CaseResult:
+    try:
+        policy = load_policy(case.policy, parameters=dict(case.parameters))
+        records = load_records(list(case.records))
+    except PolicyError as error:
+        return CaseResult(case, (f"policy error:\n{error.render('en')}",), None, ())
+    except RecordErrors as error:
+        return CaseResult(case, (f"record error:\n{error.message('en')}",), None, ())
+    report = policy.evaluate(records, case.as_of)
+    mismatches, asserted = [], []
+    for expected in case.expected:
+        problem, finding = compare(expected, report)
+        if problem:
+            mismatches.append(problem)
+        elif finding is not None:
+            asserted.append(finding)
+    return CaseResult(case, tuple(mismatches), report, tuple(asserted))
+
+
+def compare(expected: dict, report: Report) -> tuple[str | None, Finding | None]:
+    """A readable difference between one expected finding and the report, or None."""
+    candidates = [f for f in report.findings if f.rule == expected["rule"] and f.subject == str(expected["subject"])
+                  and ("period" not in expected or f.period == str(expected["period"]))
+                  and ("community" not in expected or f.community == expected["community"])]
+    head = f"{expected['rule']} / {expected['subject']}" + (f" / {expected['period']}" if "period" in expected else "")
+    if not candidates:
+        rules = {f.rule for f in report.findings}
+        why = "no such rule in the policy" if expected["rule"] not in rules else "no finding for this subject/period"
+        return f"{head}: expected {expected['outcome']}, but {why}", None
+    if len(candidates) > 1:
+        periods = ", ".join(str(f.period) for f in candidates)
+        return f"{head}: {len(candidates)} findings (periods {periods}); name the `period` to compare", None
+    actual = candidates[0]
+    lines = []
+    if actual.outcome != expected["outcome"]:
+        lines.append(f"outcome  expected {expected['outcome']!s:<14} actual {actual.outcome}")
+    if "amount" in expected and not _same_amount(expected["amount"], actual.amount):
+        lines.append(f"amount   expected {expected['amount']!s:<14} actual {actual.amount}")
+    for key, value in (expected.get("values") or {}).items():
+        got = actual.values_dict.get(key, "<missing>")
+        if plain(value) != got and str(value) != str(got):
+            lines.append(f"values.{key} expected {value!s:<10} actual {got}")
+    if not lines:
+        return None, actual
+    context = json.dumps({k: v for k, v in actual.to_json()["values"].items()}, ensure_ascii=False)
+    return f"{head}:\n    " + "\n    ".join(lines) + f"\n    values: {context}", None
+
+
+def _same_amount(expected: Any, actual: Decimal | None) -> bool:
+    if actual is None:
+        return expected is None
+    try:
+        return Decimal(str(expected)) == actual
+    except InvalidOperation:
+        return False
+
+
+def default_paths() -> list[Path]:
+    return [resources.policies_dir() / "tests"]
+
+
+def case_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.rglob("*.yaml")) if path.is_dir() else [path])
+    return files
+
+
+def run_paths(paths: list[str], coverage: bool = False, output_format: str = "text") -> int:
+    from policyengine.testing.coverage import coverage_report, render_coverage
+
+    files = case_files(paths or default_paths())
+    results: list[CaseResult] = []
+    for file in files:
+        try:
+            cases = load_case_file(file)
+        except CaseFileError as error:
+            print(f"ERROR {error}", file=sys.stderr)
+            return 2
+        results.extend(run_case(case) for case in cases)
+    failed = [r for r in results if not r.passed]
+    summary = coverage_report(results) if coverage else None
+    if output_format == "json":
+        print(json.dumps({"passed": len(results) - len(failed), "failed": len(failed),
+                          "failures": [{"file": r.case.file, "case": r.case.name, "diff": list(r.mismatches)}
+                                       for r in failed], "coverage": summary}, ensure_ascii=False, indent=2))
+    else:
+        for result in failed:
+            print(f"FAIL {result.case.file} :: {result.case.name}")
+            for mismatch in result.mismatches:
+                print("  " + mismatch.replace("\n", "\n  "))
+        if summary is not None:
+            print(render_coverage(summary))
+        print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed or not results else 0
+
+
+def policy_of(result: CaseResult) -> Policy | None:
+    try:
+        return load_policy(result.case.policy, parameters=dict(result.case.parameters))
+    except PolicyError:
+        return None
