@@ -31,6 +31,7 @@ class _Generator:
         self.constants: dict[str, Any] = {}
         self._by_identity: dict[int, str] = {}
         self._temps = itertools.count()
+        self._iterable_depth = 0  # > 0 while emitting a comprehension's iterable: no walrus there
 
     def constant(self, value: Any) -> str:
         if type(value) in (int, bool) or value is None:
@@ -46,7 +47,13 @@ class _Generator:
         return f"_t{next(self._temps)}"
 
     def emit(self, node: ir.IR, iterable: bool = False) -> str:
-        return getattr(self, f"_{type(node).__name__.lower()}")(node, iterable)
+        if not iterable:
+            return getattr(self, f"_{type(node).__name__.lower()}")(node, self._iterable_depth > 0)
+        self._iterable_depth += 1
+        try:
+            return getattr(self, f"_{type(node).__name__.lower()}")(node, True)
+        finally:
+            self._iterable_depth -= 1
 
     # leaves -----------------------------------------------------------------------------------
     def _const(self, node: ir.Const, iterable: bool) -> str:
@@ -69,7 +76,7 @@ class _Generator:
         if not node.required or nullable:
             return read
         label = self.constant(node.label)
-        if iterable:  # walrus is not allowed in a comprehension's iterable
+        if iterable or self._iterable_depth:  # walrus is not allowed in a comprehension's iterable
             return f"_rt.require_present({read}, {label})"
         tmp = self.temp()
         return f"({tmp} if ({tmp} := {read}) is not None else _absent({label}))"
