@@ -224,6 +224,8 @@ def render_table(report: Report, policy: Any, show_all: bool = False, lang: str 
 
 def _explain(finding) -> str:
     values = finding.values_dict
+    if values.get("exception"):
+        return "例外路径成立 / exception path recorded: " + ", ".join(map(str, values.get("failed", ())))
     for key in ("reason", "error", "failed", "value"):
         if key in values:
             value = values[key]
