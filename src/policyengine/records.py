@@ -489,7 +489,7 @@ def _walk(schema: RecordSchema, record: Record, out: dict[str, list[Record]]) ->
     for field in schema.kinds[record.record_kind].fields.values():
         for child in _children(field.spec, getattr(record, field.name)):
             parent = schema.kinds[child.record_kind].navigations.get(record.record_kind)
-            if parent is not None and parent.direction == "parent" and parent.via == field.name:
+            if parent is not None and parent.direction == "parent" and field.name in parent.via.split(","):
                 setattr(child, parent.name, record)
             _walk(schema, child, out)
 

@@ -7,7 +7,7 @@ language type: `int` vs `number`, `ref:<kind>` vs `string`), which the record lo
 Navigations are attributes that hold records instead of ids, filled by the linker in `records.py`:
 - forward: a `ref:<kind>` field `x_id` gives `x`; a `list<ref:<kind>>` field `x_ids` gives `xs`;
 - reverse: the `reverse:` entries of a kind (the records of another kind whose `via` field names this one);
-- parent: a sub-record kind held by exactly one kind gets a navigation back to its holder, named after
+- parent: a sub-record kind held by exactly one kind (in one or more fields) gets a navigation back to its holder, named after
   the holder's kind (`membership.community`, `approval.expense`).
 
 Regenerate the committed JSON Schema with `python -m policyengine.recordschema`.
@@ -318,8 +318,10 @@ def _parent_navigations(parsed_fields: Mapping[str, Mapping[str, FieldDef]]) -> 
                 holders.setdefault(spec.arg, set()).add((holder, field.name))
     navs: dict[str, list[NavDef]] = {}
     for kind, held_by in holders.items():
-        if len(held_by) == 1:
-            ((holder, via),) = held_by
+        holder_kinds = {holder for holder, _ in held_by}
+        if len(holder_kinds) == 1:  # one holder kind, possibly in several of its fields
+            (holder,) = holder_kinds
+            via = ",".join(sorted(field for _, field in held_by))
             navs[kind] = [NavDef(holder, typesys.record(holder), holder, via, "parent",
                                  many=False, optional=False)]
     return navs
