@@ -101,6 +101,18 @@ class Checker:
         method = getattr(self, f"_{type(node).__name__.lower()}")
         return method(node, local)
 
+    def _check_all(self, nodes, local) -> list[ir.IR]:
+        """Check every sub-expression even when one fails, so that siblings' errors are reported too."""
+        results, failed = [], False
+        for node in nodes:
+            try:
+                results.append(self._check(node, local))
+            except CheckFailed:
+                failed = True
+        if failed:
+            raise CheckFailed
+        return results
+
     # leaves -----------------------------------------------------------------------------------
     def _literal(self, node: n.Literal, local) -> ir.IR:
         kinds = {"number": t.NUMBER, "money": t.MONEY, "string": t.STRING, "bool": t.BOOL,
@@ -180,8 +192,7 @@ class Checker:
         return ir.Neg(operand.type, node.span, operand)
 
     def _binary(self, node: n.Binary, local) -> ir.IR:
-        left = self._check(node.left, local)
-        right = self._check(node.right, local)
+        left, right = self._check_all((node.left, node.right), local)
         op = node.op
         if op in ("and", "or"):
             self._boolean(left, node.left)
@@ -209,22 +220,21 @@ class Checker:
         self.error("PE301", node, op=node.op.replace("_", " "), left=left.type, right=right.type)
 
     def _between(self, node: n.Between, local) -> ir.IR:
-        value, low, high = (self._check(x, local) for x in (node.value, node.low, node.high))
+        value, low, high = self._check_all((node.value, node.low, node.high), local)
         self._comparable(node, value, low, ordered=True)
         self._comparable(node, value, high, ordered=True)
         return ir.Between(t.BOOL, node.span, value, low, high)
 
     def _conditional(self, node: n.Conditional, local) -> ir.IR:
-        condition = self._check(node.condition, local)
+        condition, then, otherwise = self._check_all((node.condition, node.then, node.otherwise), local)
         self._boolean(condition, node.condition)
-        then, otherwise = self._check(node.then, local), self._check(node.otherwise, local)
         common = t.unify(then.type, otherwise.type)
         if common is None:
             self.error("PE301", node, op="if/else", left=then.type, right=otherwise.type)
         return ir.Cond(common, node.span, condition, then, otherwise)
 
     def _listliteral(self, node: n.ListLiteral, local) -> ir.IR:
-        items = tuple(self._check(item, local) for item in node.items)
+        items = tuple(self._check_all(node.items, local))
         element = t.ANY
         for item, item_node in zip(items, node.items):
             unified = t.unify(element, item.type)
