@@ -249,7 +249,7 @@ class Checker:
             return self._expand(self.env.definitions[node.function], node.args, node, local)
         if node.function == "has":
             return self._has(node, local)
-        if node.function == "__bad_date__":
+        if node.function == "__invalid_literal__":
             self.error("PE308", node, text=node.args[0].value)
         from policyengine.functions import FUNCTIONS, check_call
 

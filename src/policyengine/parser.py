@@ -60,11 +60,12 @@ def parse(scalar: Scalar, diagnostics: list[Diagnostic]) -> n.Node | None:
 
 
 def _depth(tree: Any) -> int:
+    """Nesting depth in syntax-tree nodes (tokens are their leaves, not a level)."""
     deepest, stack = 0, [(tree, 1)]
     while stack:
         node, depth = stack.pop()
-        deepest = max(deepest, depth)
         if isinstance(node, lark.Tree):
+            deepest = max(deepest, depth)
             stack.extend((child, depth + 1) for child in node.children)
     return deepest
 
@@ -76,7 +77,8 @@ def _syntax_diagnostic(error: lark.UnexpectedInput, scalar: Scalar) -> Diagnosti
     expected = ", ".join(sorted(_TOKEN_NAMES.get(t, t.strip('"').lower()) for t in
                                 (getattr(error, "expected", None) or getattr(error, "accepts", None) or []))[:8])
     if isinstance(error, lark.UnexpectedEOF) or getattr(error, "token", None) is not None and error.token.type == "$END":
-        return Diagnostic("PE103", scalar.span_at(max(len(scalar.text) - 1, 0)), {"expected": expected})
+        end = len(scalar.text.rstrip()) - 1  # the last character written, whatever the scalar style
+        return Diagnostic("PE103", scalar.span_at(max(end, 0)), {"expected": expected})
     token = error.token
     return Diagnostic("PE101", scalar.span_at(token.start_pos, token.end_pos),
                       {"token": repr(str(token)), "expected": expected})
@@ -110,8 +112,8 @@ class _ToAst(Transformer):
 
     def duration_lit(self, meta, token, unit):
         count = _number(token)
-        if not isinstance(count, int):
-            count = int(count)  # durations are whole units; the checker does not see fractions here
+        if not isinstance(count, int):  # durations are whole units: "1.5 years" is not 1 year
+            return _invalid_literal(self._span(meta), f"{token} {unit}")
         months = count * 12 if unit.startswith("year") else count if unit.startswith("month") else 0
         days = count if unit.startswith("day") else 0
         return n.Literal(self._span(meta), Duration(months, days), "duration")
@@ -120,7 +122,7 @@ class _ToAst(Transformer):
         try:
             value = dt.date.fromisoformat(str(token))
         except ValueError:
-            return n.Call(self._span(meta), "__bad_date__", (n.Literal(self._span(meta), str(token), "string"),))
+            return _invalid_literal(self._span(meta), str(token))
         return n.Literal(self._span(meta), value, "date")
 
     def string_lit(self, meta, token):
@@ -187,6 +189,12 @@ class _ToAst(Transformer):
 
     def neg(self, meta, operand):
         return n.Unary(self._span(meta), "-", operand)
+
+
+def _invalid_literal(span, text: str) -> n.Node:
+    """A literal that matched the grammar but has no value (2023-02-30, 1.5 years): the checker
+    reports it as PE308."""
+    return n.Call(span, "__invalid_literal__", (n.Literal(span, text, "string"),))
 
 
 def _number(token: Token) -> int | Decimal:
