@@ -7,6 +7,7 @@ records. `compile_expression` offers the same pipeline for one expression, as CE
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import types
 from decimal import Decimal
@@ -25,6 +26,7 @@ from policyengine.policyfile import NAMED_CONDITION_KEYS, ParameterDecl, PolicyM
 from policyengine.recordschema import RecordSchema, load_record_schema
 from policyengine.records import RecordSet, load_records
 from policyengine.report import Citation, Report
+from policyengine.runtime import DECIMAL_CONTEXT
 from policyengine.source import Scalar
 
 RESULT_TYPES = {"when": (t.BOOL,), "require": (t.BOOL,), "grant": (t.BOOL,), "exception": (t.BOOL,),
@@ -163,7 +165,8 @@ class _Builder:
         checked = Checker(env, self.diagnostics).check(node)
         if checked is None:
             return None, None
-        return compile_ir(checked, ())(), checked.type
+        with decimal.localcontext(DECIMAL_CONTEXT):
+            return compile_ir(checked, ())(), checked.type
 
     def conforms(self, decl: ParameterDecl, parameter: Parameter) -> bool:
         problem = None
@@ -320,7 +323,14 @@ def compile_expression(text: str, record_type: str | Mapping[str, str], *, name:
     checked = Checker(env, diagnostics).check(node) if node is not None else None
     if diagnostics or checked is None:
         raise PolicyError(diagnostics)
-    return compile_ir(checked, (name,), "expression")
+    function = compile_ir(checked, (name,), "expression")
+
+    @functools.wraps(function)
+    def expression(record: Any) -> Any:
+        with decimal.localcontext(DECIMAL_CONTEXT):  # as in Policy.evaluate: not the caller's context
+            return function(record)
+
+    return expression
 
 
 def _adhoc_type(spec: str, schema: RecordSchema) -> tuple[t.Type, bool]:

@@ -8,6 +8,7 @@ data makes a finding not_applicable with the reason; a failing expression makes 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
@@ -89,12 +90,13 @@ def evaluate_rules(rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date
                    collections: tuple[str, ...]) -> Report:
     context = EvaluationContext(records, as_of, collections)
     findings: list[Finding] = []
-    for rule in rules:
-        periods = _periods(rule.per, window, as_of) if rule.per else (None,)
-        for subject in subjects(rule, records, jurisdiction):
-            for period in periods:
-                args = subject.args + ((period,) if period is not None else ()) + (context,)
-                findings.append(judge(rule, subject, period, args, as_of))
+    with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
+        for rule in rules:
+            periods = _periods(rule.per, window, as_of) if rule.per else (None,)
+            for subject in subjects(rule, records, jurisdiction):
+                for period in periods:
+                    args = subject.args + ((period,) if period is not None else ()) + (context,)
+                    findings.append(judge(rule, subject, period, args, as_of))
     findings.sort(key=Finding.sort_key)
     return Report(policy_name, as_of, tuple(findings))
 

@@ -117,12 +117,12 @@ def add_duration(day: dt.date, duration: Duration, sign: int = 1) -> dt.date:
 
 
 def years_between(start: dt.date, end: dt.date) -> int:
-    """Full years from start to end (满N年): the anniversary must have been reached."""
+    """Full years from start to end (满N年): the largest n with start + n years <= end. The anniversary
+    of 29 Feb in a common year is 28 Feb, as in `add_duration` (《民法典》第二百零三条: 没有对应日的，
+    月末日为期间的最后一日)."""
     years = end.year - start.year
-    if (end.month, end.day) < (start.month, start.day):
+    if add_duration(start, Duration(months=12 * years)) > end:
         years -= 1
-    if years > 0 and add_duration(start, Duration(months=12 * years)) > end:
-        years -= 1  # 29 Feb anniversaries
     return years
 
 
