@@ -15,7 +15,7 @@ from policyengine import nodes as n
 from policyengine import parser
 from policyengine.runtime import Duration
 
-from conftest import HEADER, requirement
+from langhelpers import HEADER, check_text, requirement  # noqa: F401 (check_text is a fixture)
 
 
 def parse(text: str) -> n.Node:

@@ -70,6 +70,7 @@ class Checker:
 
     def check(self, node: n.Node) -> ir.IR | None:
         self._size = 0
+        self._root = node
         try:
             return self._check(node, {})
         except CheckFailed:
@@ -78,7 +79,8 @@ class Checker:
     def expect(self, node: n.Node, allowed: tuple[t.Type, ...], field: str) -> ir.IR | None:
         result = self.check(node)
         if result is not None and allowed and not any(t.unify(result.type, a) == a for a in allowed):
-            self.error("PE307", node, field=field, expected=" | ".join(map(str, allowed)), actual=result.type)
+            self.diagnostics.append(Diagnostic("PE307", node.span, {
+                "field": field, "expected": " | ".join(map(str, allowed)), "actual": result.type}))
             return None
         return result
 
@@ -96,8 +98,11 @@ class Checker:
 
     def _check(self, node: n.Node, local: dict[str, ir.Var]) -> ir.IR:
         self._size += 1
-        if self._size > MAX_EXPANDED_NODES:
-            self.error("PE501", node, limit=f"{MAX_EXPANDED_NODES} nodes")
+        if self._size > MAX_EXPANDED_NODES:  # reported once, at the expression that grew too large
+            if self._size == MAX_EXPANDED_NODES + 1:
+                self.diagnostics.append(Diagnostic("PE501", self._root.span, {
+                    "limit": MAX_EXPANDED_NODES, "what_zh": "展开定义后的节点数", "what_en": "nodes after expanding definitions"}))
+            raise CheckFailed
         method = getattr(self, f"_{type(node).__name__.lower()}")
         return method(node, local)
 

@@ -43,7 +43,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE408": ("参数 {name} 的取值与声明不符：{problem}", "parameter {name} does not match its declaration: {problem}"),
     "PE409": ("编号 {id} 在 rules 与 not_encoded 中重复出现", "id {id} appears more than once across rules and not_encoded"),
     "PE410": ("{kind} 类规则{problem}", "a {kind} rule {problem_en}"),
-    "PE501": ("表达式嵌套过深（超过 {limit} 层）", "expression nested too deeply (over {limit} levels)"),
+    "PE501": ("表达式过深或过大：{what_zh}超过 {limit}", "expression too deep or too large: {what_en} over {limit}"),
     "PE502": ("表达式过长（超过 {limit} 个字符）", "expression too long (over {limit} characters)"),
 }
 

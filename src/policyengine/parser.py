@@ -52,7 +52,8 @@ def parse(scalar: Scalar, diagnostics: list[Diagnostic]) -> n.Node | None:
         diagnostics.append(_syntax_diagnostic(error, scalar))
         return None
     if _depth(tree) > MAX_DEPTH:
-        diagnostics.append(Diagnostic("PE501", scalar.span, {"limit": MAX_DEPTH}))
+        diagnostics.append(Diagnostic("PE501", scalar.span, {"limit": MAX_DEPTH, "what_zh": "嵌套层数",
+                                                             "what_en": "nesting depth"}))
         return None
     if isinstance(tree, Token):
         tree = lark.Tree("number_lit" if tree.type == "NUMBER" else "name", [tree])
