@@ -84,9 +84,15 @@ def _date(text: str) -> dt.date:
 
 # commands -------------------------------------------------------------------------------------------
 def _check(args) -> int:
-    problems = []
+    problems, unreadable = [], 0
     for file in args.files:
-        problems.extend(engine.check_file(file))
+        try:
+            problems.extend(engine.check_file(file))
+        except (OSError, UnicodeDecodeError) as error:  # a usage error, not a diagnostic of the file
+            print(f"{file}: {'无法读取' if args.lang == 'zh' else 'cannot read'}: {error}", file=sys.stderr)
+            unreadable += 1
+    if unreadable:
+        return 2
     if args.format == "json":
         print(json.dumps({"errors": [d.to_json(args.lang) for d in problems]}, ensure_ascii=False, indent=2))
     else:
