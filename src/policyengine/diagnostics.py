@@ -76,7 +76,8 @@ class PolicyError(Exception):
     """A policy file (or expression) did not pass loading and checking; holds every diagnostic."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
-        self.diagnostics = tuple(sorted(diagnostics, key=_order))
+        # the same problem at the same place (an error inside a definition used by several rules) once
+        self.diagnostics = tuple(sorted(dict.fromkeys(diagnostics), key=_order))
         super().__init__("\n".join(d.render("en") for d in self.diagnostics))
 
     def render(self, lang: str = "zh") -> str:
