@@ -77,7 +77,8 @@ class PolicyError(Exception):
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         # the same problem at the same place (an error inside a definition used by several rules) once
-        self.diagnostics = tuple(sorted(dict.fromkeys(diagnostics), key=_order))
+        unique = {(d.span, d.render("en")): d for d in diagnostics}
+        self.diagnostics = tuple(sorted(unique.values(), key=_order))
         super().__init__("\n".join(d.render("en") for d in self.diagnostics))
 
     def render(self, lang: str = "zh") -> str:
