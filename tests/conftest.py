@@ -1,43 +1,23 @@
-"""Shared helpers for the language-core tests: write a policy file, check it, render diagnostics."""
+"""Hypothesis profiles: `quick` (the default, for `pytest` and CI) and `thorough` for long runs:
 
-from __future__ import annotations
+    pytest tests/properties --hypothesis-profile thorough
 
-import textwrap
-from pathlib import Path
-
-import pytest
-
-from policyengine import engine
-
-DATA = Path(__file__).parent / "data"
-
-HEADER = """\
-format: policyengine/1
-jurisdiction: {id: t, name: 测试市}
-title: 测试政策
-source: {file: t.txt}
+The example database stays out of the repository: none at all under CI, a folder in the system's
+temporary directory otherwise (never `.hypothesis/` in the checkout).
 """
 
+import os
+import tempfile
+from pathlib import Path
 
-def requirement(body: str, rule_id: str = "t.r", extra: str = "") -> str:
-    """One requirement rule whose `require:` is `body` exactly as written after `require:`.
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
-    The rule starts at line 1 of the returned text; `require:` is on line 5, at column 5."""
-    return (f"  - id: {rule_id}\n"
-            f"    kind: requirement\n"
-            f"    strength: hard\n"
-            f"    subject: community\n"
-            f"    require: {body}\n"
-            f"    citation: {{file: t.txt, quote: 引文}}\n" + extra)
+_database = None if os.environ.get("CI") else DirectoryBasedExampleDatabase(
+    str(Path(tempfile.gettempdir()) / "policyengine-hypothesis"))
+_common = dict(deadline=None, database=_database, print_blob=True,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
-
-@pytest.fixture
-def check_text(tmp_path):
-    """Write `text` as a policy file and return its diagnostics as `line:col: CODE` strings."""
-
-    def run(text: str, name: str = "p.yaml") -> list[str]:
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text) if text.startswith("\n") else text, encoding="utf-8")
-        return [f"{d.span.line}:{d.span.col}: {d.code}" for d in engine.check_file(path)]
-
-    return run
+settings.register_profile("quick", max_examples=20, **_common)
+settings.register_profile("thorough", max_examples=500, **_common)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))

@@ -108,9 +108,16 @@ class DuplicateKey(Exception):
 def load_yaml(name: str, text: str) -> tuple[Any, list[DuplicateKey]]:
     """Safely compose YAML text into Mapping/Sequence/Scalar values (duplicates reported, not lost)."""
     source = SourceFile.from_text(name, text)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:  # a control character: PyYAML refuses the whole text
+        index = min(max(error.position, 0), len(text))
+        raise YamlSyntaxError(source.span(index, index), f"{error.reason} (#x{error.character:04x})") from None
     try:
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as error:
+        index = min(max(error.position, 0), len(text))
+        raise YamlSyntaxError(source.span(index, index), f"{error.reason} (#x{error.character:04x})") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         index = mark.index if mark is not None else 0
