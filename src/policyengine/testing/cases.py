@@ -19,7 +19,7 @@ import yaml
 from policyengine import resources
 from policyengine.diagnostics import PolicyError
 from policyengine.engine import Policy, load_policy
-from policyengine.records import RecordErrors, load_records
+from policyengine.records import RecordErrors, RecordSet, load_records
 from policyengine.report import Finding, Report, plain
 
 CASE_KEYS = ("name", "as_of", "records", "parameters", "expected", "source", "reading", "description")
@@ -55,7 +55,9 @@ class CaseResult:
         return not self.mismatches
 
 
-def load_case_file(path: str | Path) -> list[Case]:
+def load_case_file(path: str | Path, policy_override: str | Path | None = None) -> list[Case]:
+    """The cases of one test file. `policy_override` points every case at another policy file (the
+    mutation run evaluates a file's cases against a mutated copy of its policy)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -67,7 +69,9 @@ def load_case_file(path: str | Path) -> list[Case]:
     if unknown:
         raise CaseFileError(f"{path}: unknown key(s) {sorted(unknown)}")
     policy = str(data["policy"])
-    if resources.bundled_policy(policy) is None:
+    if policy_override is not None:
+        policy = str(Path(policy_override).resolve())
+    elif resources.bundled_policy(policy) is None:
         policy = str((path.parent / policy).resolve())
     return [_case(path, policy, i, raw) for i, raw in enumerate(data["cases"] or [])]
 
@@ -95,10 +99,12 @@ def _case(path: Path, policy: str, index: int, raw: Any) -> Case:
                 raw.get("source"), raw.get("reading"))
 
 
-def run_case(case: Case) -> CaseResult:
+def run_case(case: Case, policy: Policy | None = None, records: RecordSet | None = None) -> CaseResult:
+    """Evaluate one case. `policy`/`records`: already loaded ones to use (the mutation run loads each
+    case's records once and each mutant once)."""
     try:
-        policy = load_policy(case.policy, parameters=dict(case.parameters))
-        records = load_records(list(case.records))
+        policy = policy or load_policy(case.policy, parameters=dict(case.parameters))
+        records = records or load_records(list(case.records))
     except PolicyError as error:
         return CaseResult(case, (f"policy error:\n{error.render('en')}",), None, ())
     except RecordErrors as error:
