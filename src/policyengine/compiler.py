@@ -9,10 +9,13 @@ strings and numbers enter the generated code only as closure constants or `repr`
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import re
 from decimal import Decimal
 from typing import Any, Callable, Sequence
+
+import attrs
 
 from policyengine import ir
 from policyengine import runtime
@@ -83,7 +86,13 @@ class _Generator:
 
     def _lookup(self, node: ir.Lookup, iterable: bool) -> str:
         label = self.constant(node.label)
-        return f"_rt.lookup({self.emit(node.target)}, {self.emit(node.key)}, {label})"
+        target, key = self.emit(node.target), self.emit(node.key)
+        if iterable or node.on_list:
+            return f"_rt.lookup({target}, {key}, {label})"
+        # inline: one dict.get; a miss calls _rt.lookup again, which raises Absent naming the key
+        mapping, k, value, missing = self.temp(), self.temp(), self.temp(), self.constant(_MISSING)
+        return (f"({value} if ({value} := ({mapping} := {target}).get(({k} := {key}), {missing})) "
+                f"is not {missing} else _rt.lookup({mapping}, {k}, {label}))")
 
     # operators --------------------------------------------------------------------------------
     def _op(self, node: ir.Op, iterable: bool) -> str:
@@ -151,10 +160,10 @@ class _Generator:
         loop = f"for {var} in {source}{condition}"
         f = node.function
         if f == "count":
-            return f"len({source})" if not condition else f"sum(1 {loop})"
+            return f"len({source})" if not condition else f"len([None {loop}])"
         if f == "sum":
             zero = self.constant(Decimal(0)) if node.type == t.MONEY else "0"
-            return f"sum(({element} {loop}), {zero})"
+            return f"sum([{element} {loop}], {zero})"
         if f in ("all", "any"):
             return f"{f}({element} {loop})"
         if f in ("min", "max", "first"):
@@ -180,26 +189,73 @@ def _checked(name: str) -> str:
     return name
 
 
-def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression") -> Callable:
+def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression", *,
+               own_decimal_context: bool = False) -> Callable:
     """Compile one checked expression to a function of `parameters` (identifiers of bound variables;
-    `_g` for the evaluation context)."""
+    `_g` for the evaluation context).
+
+    `own_decimal_context`: the function itself runs its decimal arithmetic in
+    `runtime.DECIMAL_CONTEXT`, whatever the caller's context (for functions called directly, as
+    `compile_expression`'s are; the evaluator sets the context once for a whole evaluation). Only
+    an expression whose result can depend on the context (`+ - *`, negation, `sum`, `abs`,
+    `allocate`) pays for the switch, and not when it already runs in that context."""
     generator = _Generator()
     body = generator.emit(node)
     arguments = ", ".join(p if p == "_g" else _python_name(p) for p in parameters)
-    closure = ", ".join(["_rt", "_absent", *generator.constants])
-    source = (f"def _make({closure}):\n"
-              f"    def {_checked(name)}({arguments}):\n"
-              f"        return {body}\n"
-              f"    return {_checked(name)}\n")
+    closure = ", ".join(["_rt", "_absent", "_getcontext", "_setcontext", "_context", *generator.constants])
+    function_name = _checked(name)
+    if own_decimal_context and _depends_on_decimal_context(node):
+        source = (f"def _make({closure}):\n"
+                  f"    def {function_name}({arguments}):\n"
+                  f"        _saved = _getcontext()\n"
+                  f"        if _saved is _context:\n"
+                  f"            return {body}\n"
+                  f"        _setcontext(_context)\n"
+                  f"        try:\n"
+                  f"            return {body}\n"
+                  f"        finally:\n"
+                  f"            _setcontext(_saved)\n"
+                  f"    return {function_name}\n")
+    else:
+        source = (f"def _make({closure}):\n"
+                  f"    def {function_name}({arguments}):\n"
+                  f"        return {body}\n"
+                  f"    return {function_name}\n")
     namespace: dict[str, Any] = {"__builtins__": _BUILTINS}
     exec(compile(source, f"<policyengine:{name}>", "exec"), namespace)
-    function = namespace["_make"](runtime, _absent, *generator.constants.values())
+    function = namespace["_make"](runtime, _absent, decimal.getcontext, decimal.setcontext,
+                                  runtime.DECIMAL_CONTEXT, *generator.constants.values())
     function.__policyengine_source__ = source
     return function
 
 
 def _absent(what: str):
     raise runtime.Absent(what)
+
+
+_MISSING = object()  # a map key that is not there (map values are never this object)
+_CONTEXT_BUILTINS = frozenset({"sum", "abs", "allocate"})
+
+
+def _depends_on_decimal_context(node: ir.IR) -> bool:
+    """Whether evaluating `node` may round in the thread's decimal context: Decimal `+ - *`,
+    negation, sums, abs and allocate do; comparisons, division and round (explicit context),
+    ceil/floor and the other built-ins do not."""
+    if isinstance(node, ir.Op) and node.op in ("add", "sub", "mul") or isinstance(node, ir.Neg):
+        return True
+    if isinstance(node, ir.Comprehension) and node.function == "sum":
+        return True
+    if isinstance(node, ir.Builtin) and node.function in _CONTEXT_BUILTINS:
+        return True
+    for field in attrs.fields(type(node)):
+        value = getattr(node, field.name)
+        children = value if isinstance(value, tuple) else (value,)
+        for child in children:
+            if isinstance(child, tuple):  # Let bindings: (name, IR)
+                child = child[1]
+            if isinstance(child, ir.IR) and _depends_on_decimal_context(child):
+                return True
+    return False
 
 
 # The generated code sees only these builtins: no import, open, getattr, eval …

@@ -323,14 +323,9 @@ def compile_expression(text: str, record_type: str | Mapping[str, str], *, name:
     checked = Checker(env, diagnostics).check(node) if node is not None else None
     if diagnostics or checked is None:
         raise PolicyError(diagnostics)
-    function = compile_ir(checked, (name,), "expression")
-
-    @functools.wraps(function)
-    def expression(record: Any) -> Any:
-        with decimal.localcontext(DECIMAL_CONTEXT):  # as in Policy.evaluate: not the caller's context
-            return function(record)
-
-    return expression
+    # as in Policy.evaluate, arithmetic runs in runtime.DECIMAL_CONTEXT, not the caller's context:
+    # the generated function switches to it itself (no wrapper call, and only when it has to)
+    return compile_ir(checked, (name,), "expression", own_decimal_context=True)
 
 
 def _adhoc_type(spec: str, schema: RecordSchema) -> tuple[t.Type, bool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 from decimal import (ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP,
                      Context, Decimal, DivisionByZero, InvalidOperation)
 from typing import Any, Iterable, Mapping
@@ -153,11 +154,11 @@ def round_to(x: Any, digits: Any, mode: str) -> Decimal:
 
 
 def ceil(x: Any) -> int:
-    return int(Decimal(x).to_integral_value(rounding=ROUND_CEILING))
+    return math.ceil(x)  # exact for int and Decimal, in no decimal context
 
 
 def floor(x: Any) -> int:
-    return int(Decimal(x).to_integral_value(rounding=ROUND_FLOOR))
+    return math.floor(x)
 
 
 def allocate(total: Decimal, weights: Mapping[str, Any]) -> dict[str, Decimal]:
