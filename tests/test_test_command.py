@@ -1,0 +1,92 @@
+"""`policyengine test --coverage --format json`: the CI form of the policy test run and rule coverage;
+and a smoke run of the mutation tool (tools/mutate.py) on a tiny policy with its own test file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from policyengine import cli, resources
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_coverage_json_reports_every_policy_share(capsys):
+    tests_dir = resources.policies_dir() / "tests"
+    status = cli.main(["test", str(tests_dir), "--coverage", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert status in (0, 1) and (status == 0) == (data["failed"] == 0)
+    assert data["passed"] > 0
+    for name in sorted(p.name for p in tests_dir.iterdir() if p.is_dir() and any(p.glob("*.yaml"))):
+        summary = data["coverage"][name]
+        assert summary["encoded"] == len(summary["rules"]) > 0
+        assert 0 <= summary["share"] <= 1
+        assert summary["fully_covered"] == sum(1 for r in summary["rules"].values() if not r["missing"])
+        for rule in summary["rules"].values():
+            assert set(rule["covered"]) | set(rule["missing"]) == set(rule["sides"])
+
+
+TINY_POLICY = """\
+format: policyengine/1
+jurisdiction: {id: tiny, name: 测试市}
+title: tiny
+source: {file: tiny.txt}
+effective: {from: 2021-09-01}
+parameters:
+  max_units: {value: "2", type: number, description: 不超过2个}
+rules:
+  - id: tiny.max_units
+    kind: requirement
+    strength: hard
+    subject: community
+    require: "count(community.units) <= max_units"
+    citation: {file: tiny.txt, quote: 不超过2个}
+  - id: tiny.has_lead
+    kind: requirement
+    strength: hard
+    subject: community
+    require: "count(m for m in community.units where m.role == 'lead') >= 1"
+    citation: {file: tiny.txt, quote: 有牵头单位}
+"""
+
+TINY_TESTS = """\
+policy: ../../tiny.yaml
+cases:
+  - name: two units, one lead
+    as_of: 2022-01-01
+    records:
+      units: [{unit_id: a, name: A}, {unit_id: b, name: B}, {unit_id: c, name: C}]
+      communities:
+        - {community_id: ok, name: OK, units: [{unit_id: a, role: lead}, {unit_id: b, role: partner}]}
+        - {community_id: big, name: BIG, units: [{unit_id: a, role: partner}, {unit_id: b, role: partner}, {unit_id: c, role: partner}]}
+    expected:
+      - {rule: tiny.max_units, subject: ok, outcome: pass}
+      - {rule: tiny.max_units, subject: big, outcome: violation}
+      - {rule: tiny.has_lead, subject: big, outcome: violation}
+"""
+
+
+def test_mutation_run_reports_kill_rate_and_survivors(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import mutate
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    (tmp_path / "tiny.yaml").write_text(TINY_POLICY, encoding="utf-8")
+    (tmp_path / "tests" / "tiny").mkdir(parents=True)
+    (tmp_path / "tests" / "tiny" / "cases.yaml").write_text(TINY_TESTS, encoding="utf-8")
+    monkeypatch.setattr(resources, "policies_dir", lambda: tmp_path)
+    result = mutate.run_policy("tiny")
+    by_op = {(m["where"].split()[1], m["from"]): m for m in result["mutations"]}
+    assert result["mutants"] == 3  # <=, ==, >=
+    assert by_op[("tiny.max_units", "<=")]["killed"]  # the case with exactly 2 units catches `<`
+    assert by_op[("tiny.has_lead", "==")]["killed"]
+    survivor = by_op[("tiny.has_lead", ">=")]  # survives: no case asserts has_lead on a community with exactly 1 lead
+    assert result["kill_rate"] == round(result["killed"] / 3, 4)
+    assert all(s["location"].count(":") >= 2 for s in result["survivors"])
+    assert survivor["to"] == ">"
