@@ -10,8 +10,10 @@ fails (or the copy no longer loads); it *survives* when every case still passes.
     python tools/mutate.py --policy ruian --json mutation.json
 
 The policy is parsed once (testing/walk.py gives each operator's character offset from the parser's
-node spans); each mutant is a one-operator text edit, loaded, checked and compiled once, and evaluated
-on the case records, which are loaded once. Only the rules a case asserts are evaluated.
+node spans); each mutant is a one-operator text edit, loaded, checked and compiled once per parameter
+set, and evaluated on the case records, which are loaded once. Only the cases that assert a rule the
+mutated expression can change (the rule itself, or every rule using a mutated definition) are run,
+and of those only the rules they assert are evaluated.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from policyengine.diagnostics import PolicyError  # noqa: E402
 from policyengine.engine import _load  # noqa: E402  (uncached: each mutant is a new file)
 from policyengine.records import RecordErrors, load_records  # noqa: E402
 from policyengine.testing.cases import case_files, compare, load_case_file  # noqa: E402
-from policyengine.testing.walk import comparison_operators  # noqa: E402
+from policyengine import nodes as n  # noqa: E402
+from policyengine.testing.walk import comparison_operators, expressions, walk  # noqa: E402
 
 
 @attrs.frozen
@@ -46,20 +49,60 @@ class Prepared:
 
 def prepare(policy_file: Path, tests_dir: Path, mutant_path: Path) -> list[Prepared]:
     prepared = []
+    loaded: dict[str, object] = {}  # cases often share the same record files: load each once
     for file in case_files([tests_dir]):
         for case in load_case_file(file, policy_override=mutant_path):
+            key = repr(case.records)
             try:
-                records = load_records(list(case.records))
+                records = loaded[key] if key in loaded else loaded.setdefault(key, load_records(list(case.records)))
             except RecordErrors:
                 continue  # a broken case is the test suite's problem, not a mutant's
             prepared.append(Prepared(case, records, frozenset(e["rule"] for e in case.expected)))
     return prepared
 
 
-def killed_by(mutant_path: Path, prepared: list[Prepared]) -> str | None:
-    """The first case that fails on the mutant ('<load error>' if it does not load), or None."""
+def affected_rules(policy_file: Path) -> dict[str, frozenset]:
+    """Expression owner ("definition <name>" or a rule id) → the rule ids whose result it can change:
+    a rule's own expressions change only that rule; a definition changes every rule that uses it,
+    directly or through other definitions."""
+    uses: dict[str, set] = {}
+    for expression in expressions(policy_file):
+        owner = expression.rule or expression.where
+        names = uses.setdefault(owner, set())
+        for node in walk(expression.node):
+            if isinstance(node, n.Name):
+                names.add(f"definition {node.name}")
+            elif isinstance(node, n.Call):
+                names.add(f"definition {node.function}")
+    closure: dict[str, set] = {}
+
+    def reach(owner: str, seen: frozenset = frozenset()) -> set:
+        if owner in closure:
+            return closure[owner]
+        found = set()
+        for name in uses.get(owner, ()):
+            if name in uses and name not in seen:
+                found |= {name} | reach(name, seen | {owner})
+        closure[owner] = found
+        return found
+
+    affected: dict[str, set] = {}
+    for owner in uses:
+        if owner.startswith("definition "):
+            continue
+        affected.setdefault(owner, set()).add(owner)
+        for definition in reach(owner):
+            affected.setdefault(definition, set()).add(owner)
+    return {k: frozenset(v) for k, v in affected.items()}
+
+
+def killed_by(mutant_path: Path, prepared: list[Prepared], rules: frozenset | None = None) -> str | None:
+    """The first case that fails on the mutant ('<load error>' if it does not load), or None. With
+    `rules`, only the cases that assert one of those rules are run (no other case can fail)."""
     policies: dict[tuple, object] = {}
     for item in prepared:
+        if rules is not None and not (item.rules & rules):
+            continue
         key = repr(item.case.parameters)
         if key not in policies:
             try:
@@ -91,11 +134,13 @@ def run_policy(name: str, limit: int | None = None, verbose: bool = False) -> di
         baseline = killed_by(mutant_path, prepared)
         if baseline:
             return {"policy": name, "skipped": f"the unmutated policy already fails: {baseline}"}
+        affected = affected_rules(policy_file)
         results = []
         for operator in operators:
+            owner = operator.expression.rule or operator.expression.where
             mutated = text[:operator.offset] + operator.flipped + text[operator.offset + len(operator.op):]
             mutant_path.write_text(mutated, encoding="utf-8")
-            killer = killed_by(mutant_path, prepared)
+            killer = killed_by(mutant_path, prepared, affected.get(owner, frozenset()))
             line_text = mutated.splitlines()[operator.line - 1].strip()
             results.append({"location": f"{policy_file.relative_to(ROOT) if policy_file.is_relative_to(ROOT) else policy_file}"
                                         f":{operator.line}:{operator.col}",
