@@ -28,10 +28,19 @@ def evaluate_parallel(policy, records: RecordSet, as_of: dt.date, jobs: int = 1,
         return _evaluate_in_process(policy, records, as_of, progress)
     chunks = [[r.id for r in policy.rules[i::jobs]] for i in range(jobs)]
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                             initargs=(policy.path, dict(policy.parameters), [str(s) for s in sources])) as pool:
+                             initargs=(policy.path, _overrides(policy), [str(s) for s in sources])) as pool:
         parts = list(pool.map(_evaluate_chunk, chunks, [as_of] * len(chunks)))
     findings = sorted((f for part in parts for f in part), key=Finding.sort_key)
     return Report(policy.name, as_of, tuple(findings))
+
+
+def _overrides(policy) -> dict[str, Any]:
+    """The parameter values in which `policy` differs from its file (what its caller overrode): the
+    workers load the file with exactly these."""
+    from policyengine.engine import load_policy
+
+    defaults = load_policy(policy.path).parameters
+    return {name: value for name, value in policy.parameters.items() if defaults.get(name) != value}
 
 
 def _evaluate_in_process(policy, records: RecordSet, as_of: dt.date, progress: bool) -> Report:
