@@ -155,7 +155,10 @@ class _Builder:
         if value_type is None:
             return None
         parameter = Parameter(decl.name, value, value_type)
-        return parameter if self.conforms(decl, parameter) else None
+        if not self.conforms(decl, parameter):
+            return parameter  # reported; still in scope so that its uses do not cascade into PE201
+        declared = self.declared_type(decl.type) if decl.type is not None else None
+        return attrs.evolve(parameter, type=declared) if declared is not None else parameter  # `[]` → list<string>
 
     def constant(self, scalar: Scalar) -> tuple[Any, t.Type | None]:
         node = parser.parse(scalar, self.diagnostics)
@@ -170,8 +173,8 @@ class _Builder:
 
     def conforms(self, decl: ParameterDecl, parameter: Parameter) -> bool:
         problem = None
-        if decl.type is not None and decl.type != parameter.type.name and not (
-                decl.type == "int" and parameter.type == t.NUMBER):
+        declared = self.declared_type(decl.type) if decl.type is not None else parameter.type
+        if declared is None or t.unify(declared, parameter.type) != declared:
             problem = f"type {decl.type} ≠ {parameter.type}"
         elif decl.choices is not None and parameter.value not in decl.choices:
             problem = f"{parameter.value!r} ∉ {list(decl.choices)}"
@@ -180,18 +183,29 @@ class _Builder:
             return False
         return True
 
+    def declared_type(self, text: str) -> t.Type | None:
+        """The language type a parameter declares (`number`, `money`, `list<string>` …), or None."""
+        from policyengine.recordschema import SchemaError, language_type, parse_spec
+
+        if text in t.SCALARS:
+            return t.SCALARS[text]
+        try:
+            return language_type(parse_spec(text, set(self.schema.kinds), set(self.schema.enums)),
+                                 self.schema.enums)
+        except (SchemaError, KeyError, ValueError):
+            return None
+
     def override(self, decl: ParameterDecl, base: Parameter, value: Any) -> Parameter:
-        if isinstance(value, str) and base.type != t.STRING:
-            scalar = parser.expression_scalar(value, f"<parameter {decl.name}>")
-            parsed, parsed_type = self.constant(scalar)
-            candidate = Parameter(decl.name, parsed, parsed_type or base.type)
-        elif isinstance(value, float):
-            candidate = Parameter(decl.name, value, t.Type("float"))
+        """A caller's value for a parameter: a Python value, or an expression string for a
+        non-string parameter. It must have the declared type (and be one of its choices)."""
+        if isinstance(value, str) and not t.is_stringlike(base.type):
+            parsed, parsed_type = self.constant(parser.expression_scalar(value, f"<parameter {decl.name}>"))
         else:
-            if base.type == t.MONEY and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-                value = Decimal(value)
-            candidate = Parameter(decl.name, value, base.type)
-        if candidate.type != base.type or not self.conforms(decl, candidate) or self.diagnostics:
+            parsed, parsed_type = _python_constant(value, base.type)
+        common = t.unify(base.type, parsed_type) if parsed_type is not None else None
+        candidate = Parameter(decl.name, parsed, common or base.type)  # `[]` defaults take their override's type
+        if common is None or not self.conforms(
+                decl, candidate) or self.diagnostics:
             self.diagnostics.append(Diagnostic("PE408", decl.value.span,
                                                {"name": decl.name, "problem": f"override {value!r}"}))
             raise PolicyError(self.diagnostics)
@@ -334,6 +348,29 @@ def _adhoc_type(spec: str, schema: RecordSchema) -> tuple[t.Type, bool]:
     optional = spec.endswith("?")
     value_spec = parse_spec(spec.rstrip("?"), set(schema.kinds), set(schema.enums))
     return language_type(value_spec, schema.enums), optional
+
+
+def _python_constant(value: Any, expected: t.Type) -> tuple[Any, t.Type | None]:
+    """A Python override value in the runtime representation, with its type (None: unusable)."""
+    if isinstance(value, (list, tuple)):
+        element = expected.element if isinstance(expected, t.ListType) else t.ANY
+        items = [_python_constant(v, element) for v in value]
+        if any(item_type is None for _, item_type in items):
+            return None, None
+        item_type = t.ANY
+        for _, other in items:
+            item_type = t.unify(item_type, other)
+            if item_type is None:
+                return None, None
+        return tuple(v for v, _ in items), t.list_of(item_type)
+    if isinstance(value, float):
+        return None, None  # floats are never exact: write the value as a string
+    if expected == t.MONEY and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return Decimal(value), t.MONEY
+    try:
+        return value, _python_type(value)
+    except TypeError:
+        return None, None
 
 
 def _python_type(value: Any) -> t.Type:

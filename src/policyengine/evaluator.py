@@ -183,9 +183,20 @@ def _amount(rule: CompiledRule, args: tuple, values: dict) -> Decimal:
 
 
 def _failed(conditions: Conditions, args: tuple) -> tuple[str, ...] | None:
-    """None when every condition holds, else the names (or '*') of those that fail."""
-    failed = tuple(name or "*" for name, condition in conditions if not condition(*args))
-    return failed or None
+    """None when every condition holds, else the names of those that fail. A condition that is
+    false decides even when another one lacks data; only when none is false does absence count."""
+    failed, absent = [], None
+    for name, condition in conditions:
+        try:
+            if not condition(*args):
+                failed.append(name or "*")
+        except runtime.Absent as missing:
+            absent = absent or missing
+    if failed:
+        return tuple(failed)
+    if absent is not None:
+        raise absent
+    return None
 
 
 def _report_values(rule: CompiledRule, args: tuple, values: dict) -> None:
