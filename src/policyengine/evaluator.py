@@ -124,7 +124,15 @@ def judge(rule: CompiledRule, subject: Subject, period: runtime.Period | None, a
     return Finding(rule.id, subject.id, SUBJECT_VARIABLES[rule.subject][1], subject.community,
                    period.label if period is not None else None, outcome, amount,
                    "CNY" if outcome == "amount" and rule.amount_is_money else None, rule.strength,
-                   tuple((k, plain(v)) for k, v in values.items()), rule.citation, rule.message)
+                   tuple((k, _unordered(plain(v))) for k, v in values.items()), rule.citation, rule.message)
+
+
+def _unordered(value: Any) -> Any:
+    """Reported lists of plain scalars are sorted, so that a report never depends on record order."""
+    if isinstance(value, tuple) and value and all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                                  for v in value) and len({type(v) for v in value}) == 1:
+        return tuple(sorted(value))
+    return value
 
 
 def _decide(rule: CompiledRule, period, args: tuple, as_of: dt.date, values: dict) -> tuple[str, Decimal | None]:

@@ -24,23 +24,10 @@ GENUINE_ERRORS = {
 }
 
 
-# Rules whose outcome can depend on record order, with the reason (reported to the policy's author).
-ORDER_DEPENDENT = {
-    "ruian.allowance.mountain_special_post": "teaching_unit() is the first ongoing teaching assignment in "
-    "record order; for a teacher with two overlapping ones (走教 at two schools) the district depends on order",
-    "ruian.title.senior_ratio_exemption": "uses teaching_unit() (see ruian.allowance.mountain_special_post)",
-    "ruian.title.intermediate_quota_routing": "uses teaching_unit() (see ruian.allowance.mountain_special_post)",
-    "ruian.title.return_recompete": "uses teaching_unit() (see ruian.allowance.mountain_special_post)",
-}
-
-
 def _comparable(report: Report) -> list:
-    """The report with the lists in reported `values` taken as multisets (they follow record order,
-    which is diagnostic only) and the known order-dependent rules left out."""
-    def value(v):
-        return tuple(sorted(map(repr, v))) if isinstance(v, tuple) else v
-    return [(f.rule, f.subject, f.community, f.period, f.outcome, f.amount, tuple((k, value(v)) for k, v in f.values))
-            for f in report.findings if f.rule not in ORDER_DEPENDENT]
+    """The whole report: outcomes, amounts and reported values (lists in values are sorted by the
+    evaluator, so they do not follow record order either)."""
+    return [(f.rule, f.subject, f.community, f.period, f.outcome, f.amount, f.values) for f in report.findings]
 
 
 def _check_errors(report: Report) -> None:
