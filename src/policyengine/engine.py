@@ -25,7 +25,7 @@ from policyengine.evaluator import SUBJECT_VARIABLES, CompiledRule, evaluate_rul
 from policyengine.policyfile import NAMED_CONDITION_KEYS, ParameterDecl, PolicyModel, RuleDecl, read_policy_file
 from policyengine.recordschema import RecordSchema, load_record_schema
 from policyengine.records import RecordSet, load_records
-from policyengine.report import Citation, Report
+from policyengine.report import Report
 from policyengine.runtime import DECIMAL_CONTEXT
 from policyengine.source import Scalar
 
@@ -270,7 +270,7 @@ class _Builder:
             amount_is_money=amount_type == t.MONEY, pays_when=compiled.get("pays_when"),
             value=compiled.get("value"), values=values,
             parameters=tuple((p, parameters[p].value) for p in sorted(checker.parameters_used)),
-            citation=Citation(decl.citation.file, decl.citation.section, decl.citation.quote),
+            citation=decl.citation,
             message=decl.message_zh or decl.message_en)
 
     _amount_type: t.Type | None = None

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from policyengine.diagnostics import Diagnostic
+from policyengine.report import Citation  # the source sentence a rule comes from, carried into findings
 from policyengine.source import DuplicateKey, Mapping, Scalar, Sequence, Span, YamlSyntaxError, load_yaml
 
 RULE_KINDS = ("requirement", "deadline", "target", "amount", "entitlement", "eligibility", "derived")
@@ -34,13 +35,6 @@ TOP_KEYS = ("format", "jurisdiction", "title", "source", "effective", "descripti
 RULE_KEYS = ("id", "kind", "strength", "subject", "per", *EXPRESSION_KEYS, "values", "citation", "message",
              "description", "note")
 PARAMETER_KEYS = ("value", "type", "unit", "description", "ambiguity", "choices", "effective", "source")
-
-
-@attrs.frozen
-class Citation:
-    file: str
-    section: str | None
-    quote: str
 
 
 @attrs.frozen
