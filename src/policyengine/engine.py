@@ -230,13 +230,10 @@ class _Builder:
         return fields
 
     def environment(self, decl: RuleDecl, definitions, parameters) -> Environment:
-        variables = {v: t.record(self.schema_kind(v)) for v in SUBJECT_VARIABLES[decl.subject][0]}
+        variables = {v: t.record(v) for v in SUBJECT_VARIABLES[decl.subject][0]}  # variable = record kind
         if decl.per:
             variables["period"] = t.PERIOD
         return Environment(variables, definitions, parameters, self.globals(), self.fields_of)
-
-    def schema_kind(self, variable: str) -> str:
-        return variable
 
     def globals(self) -> dict[str, t.Type]:
         result: dict[str, t.Type] = {"as_of": t.DATE}
@@ -249,20 +246,21 @@ class _Builder:
         checker = Checker(env, self.diagnostics)
         arguments = (*env.variables, "_g")
         before = len(self.diagnostics)
-        self._amount_type = None
         compiled: dict[str, Any] = {}
+        amount_type = None
         for key, scalar in decl.expressions.items():
             if isinstance(scalar, dict):
-                compiled[key] = tuple((name, self.function(checker, s, key, arguments, decl.id))
+                compiled[key] = tuple((name, self.function(checker, s, key, arguments, decl.id)[0])
                                       for name, s in scalar.items())
-            else:
-                function = self.function(checker, scalar, key, arguments, decl.id)
-                compiled[key] = ((_short(scalar.text), function),) if key in NAMED_CONDITION_KEYS else function
-        values = tuple((name, self.function(checker, s, "values", arguments, decl.id))
+                continue
+            function, result_type = self.function(checker, scalar, key, arguments, decl.id)
+            compiled[key] = ((_short(scalar.text), function),) if key in NAMED_CONDITION_KEYS else function
+            if key == "amount":
+                amount_type = result_type
+        values = tuple((name, self.function(checker, s, "values", arguments, decl.id)[0])
                        for name, s in decl.values.items())
         if len(self.diagnostics) > before or decl.citation is None:
             return None
-        amount_type = self._amount_type
         return CompiledRule(
             id=decl.id, kind=decl.kind, strength=decl.strength, subject=decl.subject, per=decl.per,
             when=compiled.get("when", ()), require=compiled.get("require", ()), grant=compiled.get("grant", ()),
@@ -273,18 +271,14 @@ class _Builder:
             citation=decl.citation,
             message=decl.message_zh or decl.message_en)
 
-    _amount_type: t.Type | None = None
-
-    def function(self, checker: Checker, scalar: Scalar, key: str, arguments, rule_id: str) -> Callable | None:
+    def function(self, checker: Checker, scalar: Scalar, key: str, arguments,
+                 rule_id: str) -> tuple[Callable | None, t.Type | None]:
+        """Parse, check and compile one expression of a rule: (function, result type), or Nones."""
         node = parser.parse(scalar, self.diagnostics)
-        if node is None:
-            return None
-        checked = checker.expect(node, RESULT_TYPES[key], key)
+        checked = checker.expect(node, RESULT_TYPES[key], key) if node is not None else None
         if checked is None:
-            return None
-        if key == "amount":
-            self._amount_type = checked.type
-        return compile_ir(checked, arguments, _function_name(rule_id, key))
+            return None, None
+        return compile_ir(checked, arguments, _function_name(rule_id, key)), checked.type
 
 
 def _function_name(rule_id: str, key: str) -> str:
