@@ -41,7 +41,7 @@ from policyengine.testing import walk
 
 __all__ = [
     "Vocabulary", "Sizes", "vocabulary", "record_sets", "invalid_record_sets", "as_of_dates", "dates",
-    "amounts", "expressions", "typed_expressions", "typed_records", "TYPED_RECORD", "arbitrary_text", "Breakage",
+    "amounts", "scenarios", "expressions", "typed_expressions", "typed_records", "TYPED_RECORD", "arbitrary_text", "Breakage",
 ]
 
 YEARS = (2020, 2021, 2022, 2023, 2024, 2025)
@@ -178,10 +178,12 @@ class Sizes:
     awards: int = 3
     min_communities: int = 1
     min_units: int = 2
+    scenarios: int = 3  # at most this many scenarios (coherent rule families) are mixed into a set
+    rosters: bool = True  # now and then a jurisdiction-wide roster (dozens of communities) instead
 
     @classmethod
     def small(cls) -> "Sizes":
-        return cls(2, 4, 3, 3, 4, 3, 1, 2, 1, 2, 2, 1)
+        return cls(2, 4, 3, 3, 4, 3, 1, 2, 1, 2, 2, 1, scenarios=1, rosters=False)
 
 
 # ------------------------------------------------------------------------------------------ scalars
@@ -374,10 +376,20 @@ def _enum_groups(vocab: Vocabulary) -> Mapping[str, tuple[tuple[str, ...], ...]]
 @st.composite
 def record_sets(draw, sizes: Sizes | None = None, vocab: Vocabulary | None = None,
                 years: Iterable[int] = YEARS) -> dict[str, list[dict]]:
-    """A valid, consistent record set as a raw mapping (collection → list of dicts)."""
+    """A valid, consistent record set as a raw mapping (collection → list of dicts): generic records,
+    into which up to `sizes.scenarios` scenarios are mixed about half of the time; with `sizes.rosters`,
+    now and then a jurisdiction-wide roster alone."""
     sizes = sizes or Sizes()
     vocab = vocab if vocab is not None else vocabulary()
     years = tuple(years)
+    if sizes.rosters and draw(st.integers(0, 11)) == 0:
+        rnd = draw(st.randoms(use_true_random=False))
+        scene = _Scene(rnd, "r")
+        ROSTERS[draw(st.sampled_from(sorted(ROSTERS)))](scene, draw(st.sampled_from(YEARS[1:-1])))
+        if draw(st.booleans()):
+            _FUNDING(scene, draw(st.sampled_from(YEARS[1:-1])))
+        return scene.records
+    n_scenarios = draw(st.integers(1, sizes.scenarios)) if sizes.scenarios and draw(st.booleans()) else 0
     focus = draw(st.sampled_from(years[1:-1] or years))  # most dated things cluster near this year
     g = _Draw(draw, vocab, years, focus, draw(st.sampled_from((0, 50, 80, 95))))
 
@@ -741,6 +753,8 @@ def record_sets(draw, sizes: Sizes | None = None, vocab: Vocabulary | None = Non
               "activities": activities, "quality_scores": quality_scores, "budgets": budgets,
               "expenses": expenses, "fund_pools": fund_pools, "assessments": assessments,
               "reports": reports, "awards": awards}
+    if n_scenarios:
+        _merge(result, draw(scenarios(n_scenarios, years)))
     return {k: v for k, v in result.items() if v or k in ("communities", "units")}
 
 
@@ -856,6 +870,663 @@ def _assignment(draw, g: "_Draw", i, person_ids, person_by_id, unit_ids, communi
         assignment["salary_during_monthly_yuan"] = str(salary + draw(st.sampled_from(
             (Decimal("-0.01"), Decimal(0), Decimal("0.01"), Decimal(500)))))
     return assignment
+
+
+# ------------------------------------------------------------------------------------------ scenarios
+#
+# The generic generator above rarely meets a rule whose conditions must all hold at once (a board
+# chaired by the core principal *and* every campus principal an executive director …). Scenarios
+# build small, coherent, mostly compliant pieces of a jurisdiction, one rule family at a time, with
+# one count or date drawn on, just below or just above the policies' own thresholds, so that rules
+# are driven to both of their outcomes. Their detail is drawn from one Hypothesis-controlled
+# `random.Random`, which keeps large record sets cheap to draw.
+
+
+@functools.cache
+def _policy_parameters() -> Mapping[str, Mapping[str, Any]]:
+    from policyengine import resources
+    from policyengine.diagnostics import PolicyError
+    from policyengine.engine import load_policy
+
+    out: dict[str, Mapping[str, Any]] = {}
+    for name in resources.bundled_policy_names():
+        try:
+            policy = load_policy(name)
+        except (PolicyError, OSError):
+            continue
+        out[name] = {**dict(policy.parameters), "__jurisdiction__": policy.jurisdiction}
+    return out
+
+
+def _param(policy: str, name: str, default: Any) -> Any:
+    value = _policy_parameters().get(policy, {}).get(name, default)
+    return default if value is None else value
+
+
+def _seq(policy: str, name: str, default: Iterable[Any]) -> list:
+    value = _param(policy, name, tuple(default))
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _int(policy: str, name: str, default: int) -> int:
+    try:
+        return int(_param(policy, name, default))
+    except (TypeError, ValueError):
+        return default
+
+
+@functools.cache
+def _policy_activity_kinds(policy: str) -> tuple[str, ...]:
+    """The activity kinds a policy names (its literals and list parameters)."""
+    from policyengine import resources
+
+    kinds = set(_enum("activity_kind"))
+    found: set[str] = set()
+    try:
+        for literal in walk.literals(resources.bundled_policy(policy)):
+            if literal.kind == "string" and literal.value in kinds:
+                found.add(literal.value)
+    except Exception:  # noqa: BLE001 — a policy being edited: fall back to its parameters
+        pass
+    for value in _policy_parameters().get(policy, {}).values():
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            if isinstance(item, str) and item in kinds:
+                found.add(item)
+    return tuple(sorted(found)) or tuple(sorted(kinds))
+
+
+def _around(rnd, n: int, spread: tuple[int, ...] = (-1, 0, 0, 1)) -> int:
+    """n, one less or one more (never negative)."""
+    return max(0, n + rnd.choice(spread))
+
+
+def _semesters(school_year: int) -> list[tuple[dt.date, dt.date]]:
+    return [(dt.date(school_year, 9, 1), dt.date(school_year + 1, 1, 31)),
+            (dt.date(school_year + 1, 2, 1), dt.date(school_year + 1, 8, 31))]
+
+
+class _Scene:
+    """Records of one scenario, with ids that cannot clash with the generic ones."""
+
+    def __init__(self, rnd, prefix: str):
+        self.rnd, self.prefix = rnd, prefix
+        self.records: dict[str, list[dict]] = {}
+        self.counter = 0
+
+    def id(self, letter: str) -> str:
+        self.counter += 1
+        return f"{self.prefix}{letter}{self.counter}"
+
+    def add(self, collection: str, record: dict) -> dict:
+        self.records.setdefault(collection, []).append(record)
+        return record
+
+    def ok(self, percent: int = 90) -> bool:
+        return self.rnd.randrange(100) < percent
+
+    def day_in(self, start: dt.date, end: dt.date) -> dt.date:
+        return start + dt.timedelta(days=self.rnd.randrange((end - start).days + 1))
+
+    def person(self, home: str, **fields) -> str:
+        pid = self.id("p")
+        self.add("persons", {"person_id": pid, "home_unit_id": home, **fields})
+        return pid
+
+    def unit(self, with_principal: bool = True, **fields) -> str:
+        uid = self.id("u")
+        unit = self.add("units", {"unit_id": uid, "name": fields.pop("name", f"学校{uid}"), **fields})
+        if with_principal:
+            pid = self.person(uid, is_cadre=True, cadre_rank="principal", is_full_time_teacher=True,
+                              teaching_load_hours_per_week="4")
+            unit["principal_person_id"] = pid
+            unit["party_branch_secretary_person_id"] = pid if self.ok() else self.person(uid)
+        return uid
+
+    def unit_record(self, uid: str) -> dict:
+        return next(u for u in self.records["units"] if u["unit_id"] == uid)
+
+    def community(self, memberships: list[tuple[str, str]], **fields) -> str:
+        cid = self.id("c")
+        self.add("communities", {"community_id": cid, "name": f"教共体{cid}",
+                                 "units": [{"unit_id": u, "role": r} for u, r in memberships], **fields})
+        return cid
+
+    def activity(self, cid: str, kind: str, when: dt.date, organizer: str | None, participants: list[str],
+                 **fields) -> dict:
+        record = {"activity_id": self.id("a"), "community_id": cid, "kind": kind, "date": when.isoformat(),
+                  "participant_unit_ids": list(participants), **fields}
+        if organizer:
+            record["organizer_unit_id"] = organizer
+        return self.add("activities", record)
+
+    def assignment(self, person: str, source: str, target: str, kind: str, start: dt.date,
+                   end: dt.date | None = None, cid: str | None = None, **fields) -> dict:
+        record = {"assignment_id": self.id("t"), "person_id": person, "from_unit_id": source,
+                  "to_unit_id": target, "kind": kind, "start_date": start.isoformat(), **fields}
+        if end is not None:
+            record["end_date"] = end.isoformat()
+        if cid is not None:
+            record["community_id"] = cid
+        return self.add("assignments", record)
+
+    def assessment(self, subject: str, kind: str, held: dt.date, **fields) -> dict:
+        return self.add("assessments", {"assessment_id": self.id("x"), "subject_id": subject, "kind": kind,
+                                        "held_on": held.isoformat(), **fields})
+
+
+def _group(sc: _Scene, city: str, model: str, core_role: str, member_role: str, n_members: int,
+           focus: int, **community_fields) -> dict:
+    """A coherent community: a core/lead unit and n member units, each with its principal (who is its
+    party branch secretary); vice principals at the members, middle cadres and famous teachers at the
+    core; a board, party organisation, joint meeting and plans by the book (mostly)."""
+    rnd = sc.rnd
+    town = community_fields.pop("town_of_units", None)
+    stage = community_fields.pop("stage_of_units", "primary")
+    common = {"city": city, "kind": "school", "public": True, "stage": stage}
+    if town:
+        common["town"] = town
+    core = sc.unit(**common, urbanity="urban", is_quality=True, is_central_school=True, legal_entity_id=sc.id("le"))
+    members = [sc.unit(**common, urbanity="rural", is_weak=True, legal_entity_id=sc.id("le"),
+                       group_branch_plaque=True) for _ in range(n_members)]
+    for uid in members:
+        record = sc.unit_record(uid)
+        record["name_before_joining"] = record["name"]
+    units = [core] + members
+    principal = {u: sc.unit_record(u)["principal_person_id"] for u in units}
+    vice = {u: sc.person(u, cadre_rank="vice_principal", is_cadre=True, teaching_load_hours_per_week="4")
+            for u in members}
+    middle = [sc.person(core, cadre_rank="middle", is_cadre=True, teaching_load_hours_per_week="2")]
+    famous = [sc.person(rnd.choice(units), is_famous=rnd.random() < 0.5, is_backbone=True, is_full_time_teacher=True)
+              for _ in range(_around(rnd, 5, (-1, 0, 0, 1, 2)))]
+    member_seat = {"fusion": "vice_chair", "co_build": "executive_director"}.get(model, rnd.choice(
+        ("vice_chair", "executive_director")))
+    board = [{"person_id": principal[core], "seat": "chair"}]
+    board += [{"person_id": principal[u], "seat": member_seat} for u in members]
+    board += [{"person_id": p, "seat": "director"} for p in list(vice.values()) + middle]
+    if not sc.ok(85):  # one seat missing or a second chair
+        board.pop(rnd.randrange(len(board))) if rnd.random() < 0.5 else board.append(
+            {"person_id": principal[members[0]], "seat": "chair"})
+    established = dt.date(min(focus - 1, 2021), 6, 1) if sc.ok(85) else dt.date(focus, 9, 1) + dt.timedelta(
+        days=rnd.choice((-1, 0, 1, 500)))
+    fields: dict[str, Any] = {
+        "model_type": model, "city": city, "established_on": established.isoformat(), "stage": stage,
+        "board": board, "head_person_id": principal[core],
+        "party_org": {"kind": "unified_general_branch", "head_person_id": principal[core],
+                      "deputy_head_person_id": principal[members[0]] if members else principal[core],
+                      "branches": list(members)},
+        "joint_meeting_member_person_ids": sorted(set(principal.values()) | set(vice.values()) | set(middle)),
+        "board_established_on": dt.date(2021, 8, rnd.choice((1, 31))).isoformat(),
+        "joint_meeting_established_on": dt.date(2021, 8, rnd.choice((1, 31))).isoformat(),
+        "annual_work_plans": [{"school_year": y, "adopted_on": (dt.date(y, 9, 1) - dt.timedelta(
+            days=rnd.choice((30, 1, 1, 0)))).isoformat()} for y in range(2021, 2026) if sc.ok()],
+        "teacher_training_plans": [{"school_year": y, "adopted_on": dt.date(y, 9, 1).isoformat()}
+                                   for y in range(2021, 2026) if sc.ok()],
+        "charter_exists": sc.ok(), "management_system_exists": sc.ok(), "assessment_system_exists": sc.ok(),
+        "members_enumerated": True, "synchronized": list(_enum("sync_item")),
+    }
+    if town:
+        fields["town"] = town
+    fields.update(community_fields)
+    if not sc.ok(90):  # the party organisation of another kind, or without its secretaries
+        fields["party_org"] = {"kind": rnd.choice(_enum("party_org_kind"))} if rnd.random() < 0.5 else {
+            "kind": "unified_general_branch", "branches": list(members)}
+    cid = sc.community([(core, core_role)] + [(u, member_role) for u in members], **fields)
+    return {"cid": cid, "core": core, "members": members, "units": units, "principal": principal,
+            "vice": vice, "middle": middle, "famous": famous, "established": established}
+
+
+def _programme(sc: _Scene, g: dict, kinds: Iterable[str], school_years: Iterable[int]) -> None:
+    """Activities of the given kinds in each semester of the school years: 0–4 of each (most often 1–3),
+    organised by the core and attended by every unit (now and then one is left out)."""
+    rnd = sc.rnd
+    everyone = g["famous"] + g["middle"] + list(g["vice"].values())
+    for y in school_years:
+        for start, end in _semesters(y):
+            for kind in kinds:
+                for _ in range(rnd.choice((0, 1, 1, 2, 2, 2, 3, 3, 4))):
+                    participants = list(g["units"])
+                    if not sc.ok(85):
+                        participants.remove(rnd.choice(participants))
+                    sc.activity(g["cid"], kind, sc.day_in(start, end), g["core"] if sc.ok() else rnd.choice(g["units"]),
+                                participants, participant_person_ids=list(everyone),
+                                unified=list(_enum("unified_item")) if sc.ok() else ["time"],
+                                attended_by_liaison_leader=sc.ok(), days=rnd.choice((1, 100, 200)),
+                                lessons=rnd.choice((1, 100, 201)))
+
+
+def _assessments_by_period(sc: _Scene, g: dict, focus: int) -> None:
+    """Annual assessments in February–March, school-year and semester assessments of the community
+    and each unit: mostly one per period, sometimes none or two."""
+    rnd = sc.rnd
+    cid = g["cid"]
+    for y in range(focus, focus + 3):
+        for _ in range(rnd.choice((0, 1, 1, 1, 2))):
+            sc.assessment(cid, "annual", dt.date(y, rnd.choice((2, 3)), rnd.choice((1, 15, 28))),
+                          period_covered=y - 1 if rnd.random() < 0.5 else y)
+        if sc.ok(80):
+            sc.assessment(cid, "school_year_bundled", dt.date(y, 7, 1), period_covered=y - 1 if sc.ok(80) else y)
+        for start, end in _semesters(y - 1):
+            for _ in range(rnd.choice((0, 1, 1, 1, 2))):
+                sc.assessment(cid, "semester", sc.day_in(start, end))
+            for uid in g["units"]:
+                if sc.ok(93):
+                    sc.assessment(uid, "semester", sc.day_in(start, end))
+
+
+# --- per policy ---------------------------------------------------------------------------------
+
+
+def _liuzhou(sc: _Scene, focus: int) -> None:
+    rnd = sc.rnd
+    L = "liuzhou"
+    city = _seq(L, "liuzhou_city_names", ("liuzhou",))[0]
+    tier = rnd.choice(tuple(_enum("tier")))
+    g = _group(sc, city, rnd.choice(("fusion", "co_build", "collaborative")), "lead", "partner",
+               _around(rnd, _int(L, "partners_max", 2), (-1, 0, 1)) or 1, focus, tier=tier,
+               expansion_consultation_record=not sc.ok(80))
+    community = sc.records["communities"][-1]
+    if sc.ok(30):  # a second lead
+        extra = sc.unit(city=city)
+        community["units"].append({"unit_id": extra, "role": "lead"})
+    lead, partners = g["core"], g["members"]
+    districts = _seq(L, "lead_districts", ("城中区",))
+    counties = _seq(L, "five_counties", ("柳城县",))
+    county = rnd.choice(counties)
+    same_town = rnd.choice(("town-a", "town-b"))
+    for uid in g["units"]:
+        record = sc.unit_record(uid)
+        record["town"] = same_town if sc.ok() else "town-c"
+        if tier == "district_county_admin":
+            record["kind"] = "edu_bureau" if sc.ok(95) else "school"
+            record["county"] = rnd.choice(districts) if uid == lead else (rnd.choice(counties) if sc.ok() else districts[0])
+        else:
+            record["county"] = county if sc.ok() else rnd.choice(counties)
+    cid = g["cid"]
+    ranks = _seq(L, "cadre_ranks", ("vice_principal",))
+    dest = _seq(L, "cadre_destination_roles", ("principal",))
+    support_roles = _seq(L, "support_roles", ("head_teacher",))
+    exchange_roles = _seq(L, "exchange_roles", ("deputy_leader",))
+    start_of = lambda: dt.date(focus, 9, 1) + dt.timedelta(days=rnd.choice((0, 0, 30, 200)))
+    end_of = lambda s: s + dt.timedelta(days=rnd.choice((364, 365, 730)))
+    for _ in range(rnd.choice((0, 1, 1, 2))):  # cadre secondments lead → partner
+        p = sc.person(lead, cadre_rank=rnd.choice(ranks) if sc.ok(85) else "none", is_cadre=True,
+                      is_cpc_member=sc.ok(70))
+        s = start_of()
+        sc.assignment(p, lead, rnd.choice(partners), rnd.choice(("post_secondment", "support_teaching")), s,
+                      end_of(s), cid, role_at_destination=[rnd.choice(dest)] if sc.ok(85) else ["teacher"],
+                      joined_destination_party_committee=sc.ok(70))
+    for _ in range(_around(rnd, _int(L, "backbone_per_year", 3), (-1, 0, 0, 1))):  # backbone support teaching
+        p = sc.person(lead, is_backbone=sc.ok(95), is_cadre=sc.ok(40), is_cpc_member=sc.ok(60))
+        s = start_of()
+        salary = rnd.choice((Decimal("5000.00"), Decimal("6200.50")))
+        sc.assignment(p, lead, rnd.choice(partners), "support_teaching", s, end_of(s), cid,
+                      role_at_destination=[rnd.choice(support_roles)] if sc.ok(75) else ["teacher"],
+                      joined_destination_party_committee=sc.ok(60),
+                      salary_before_monthly_yuan=str(salary),
+                      salary_during_monthly_yuan=str(salary + rnd.choice((Decimal("-0.01"), Decimal(0), Decimal(1)))))
+    if tier == "district_county_admin":  # mutual cadre exchange, sometimes one way only
+        for source, target in ((lead, partners[0]), (partners[0], lead)):
+            if sc.ok(80):
+                p = sc.person(source, is_cadre=True, cadre_rank="middle")
+                sc.assignment(p, source, target, "admin_exchange", start_of(), None, cid,
+                              role_at_destination=list(exchange_roles) if sc.ok() else exchange_roles[:1])
+    for _ in range(rnd.choice((0, 1))):  # partner → lead shadowing and rotation
+        p = sc.person(partners[0], cadre_rank=rnd.choice(_enum("cadre_rank")))
+        sc.assignment(p, partners[0], lead, rnd.choice(("shadowing", "rotation", "exchange")), start_of(), None, cid)
+    # systematic training of the partners' group leaders
+    leaders = [sc.person(rnd.choice(partners), home_roles=[rnd.choice(_seq(L, "group_leader_roles", ("research_group_leader",)))]
+                         if sc.ok(80) else ["teacher"])]
+    for y in (focus, focus + 1):
+        for _ in range(rnd.choice((0, 1, 1, 2))):
+            sc.activity(cid, "systematic_training", sc.day_in(dt.date(y, 9, 1), dt.date(y + 1, 8, 31)),
+                        lead if sc.ok() else partners[0], g["units"], participant_person_ids=leaders)
+    for _ in range(rnd.choice((0, 1, 2))):  # school-based training by the lead, with or without the partners
+        sc.activity(cid, "school_based_training", sc.day_in(dt.date(focus, 9, 1), dt.date(focus + 1, 6, 30)), lead,
+                    g["units"] if sc.ok(60) else [lead], participant_person_ids=[])
+    # the agreement's term, and a final assessment in (or just outside) the month before it expires
+    start = dt.date(focus - 3, 9, 1) if sc.ok(60) else dt.date(focus, 9, 1)
+    end = dt.date(start.year + 3, 8, 31)
+    community["agreement"] = {"signed_on": start.isoformat(), "start_date": start.isoformat(), "end_date": end.isoformat(),
+                              "signatory_unit_ids": list(g["units"]), "terms": _seq(L, "required_agreement_terms", ())}
+    if sc.ok(85):
+        sc.assessment(cid, "final", end - dt.timedelta(days=rnd.choice((0, 1, 10, 30, 31, 40))))
+    # a subject team of the lead: send-teaching days, online lessons, studio years, a team assessment
+    team = sc.id("team")
+    teacher = sc.person(lead, subject_team_id=team)
+    for _ in range(rnd.choice((0, 1, 2))):
+        sc.activity(cid, "send_teaching", sc.day_in(dt.date(focus, 9, 1), dt.date(focus + 1, 6, 30)), lead,
+                    g["units"], participant_person_ids=[teacher],
+                    days=rnd.choice((100, _int(L, "send_teaching_days_min", 200), 199)))
+    for _ in range(rnd.choice((0, 1))):
+        sc.activity(cid, "online_teaching", dt.date(focus, 10, 10), lead, g["units"], participant_person_ids=[teacher],
+                    lessons=_around(rnd, _int(L, "online_lessons_min", 200)))
+    sc.assessment(team, "project", dt.date(focus, 6, 30), rating=rnd.choice(_enum("rating")))
+    # annual assessments in February–March, one a year (sometimes none or two)
+    for y in range(max(focus, 2022), focus + 4):
+        for _ in range(rnd.choice((0, 1, 1, 1, 1, 2))):
+            sc.assessment(cid, "annual", dt.date(y, rnd.choice((2, 3)), rnd.choice((1, 15, 28))))
+    # a county bureau in the community, its year summary due on 31 January
+    bureau = sc.unit(with_principal=False, kind="edu_bureau", city=city, county=county)
+    community["units"].append({"unit_id": bureau, "role": rnd.choice(("partner", "member"))})
+    for y in range(max(focus, 2021), focus + 3):
+        if sc.ok(85):
+            submitted = dt.date(y + 1, 1, 31) + dt.timedelta(days=rnd.choice((-20, -1, 0, 0, 1)))
+            sc.add("reports", {"report_id": sc.id("r"), "unit_id": bureau, "kind": "county_summary", "period_year": y,
+                               "submitted_on": submitted.isoformat(),
+                               "approved_by_party_group_on": (submitted - dt.timedelta(days=rnd.choice((0, 1, -1)))).isoformat()})
+
+
+def _liuzhou_districts(sc: _Scene, focus: int) -> None:
+    """A district–county bureau pairing and its school communities: for each primary/junior stage a
+    quality school of the lead district with a rural or weak school of the paired county (now and then
+    a stage missing or a school off the pairing); cadres exchanged both ways for one to two years."""
+    rnd = sc.rnd
+    L = "liuzhou"
+    city = _seq(L, "liuzhou_city_names", ("liuzhou",))[0]
+    district = rnd.choice(_seq(L, "lead_districts", ("城中区",)))
+    county = rnd.choice(_seq(L, "five_counties", ("柳城县",)))
+    lead = sc.unit(with_principal=False, kind="edu_bureau", county=district, city=city)
+    partner = sc.unit(with_principal=False, kind="edu_bureau", county=county, city=city)
+    cid = sc.community([(lead, "lead"), (partner, "partner")], tier="district_county_admin", city=city,
+                       established_on="2021-06-01")
+    roles = _seq(L, "exchange_roles", ("deputy_leader",))
+    for source, target in ((lead, partner), (partner, lead)):
+        if sc.ok(85):
+            start = dt.date(focus, 9, 1)
+            years = rnd.choice((1, 2, 2, 3))
+            end = dt.date(start.year + years, 9, 1) + dt.timedelta(days=rnd.choice((-1, 0, 0, 1)))
+            sc.assignment(sc.person(source, is_cadre=True, cadre_rank="middle"), source, target, "admin_exchange",
+                          start, end, cid, role_at_destination=list(roles) if sc.ok() else roles[:1])
+    for stage in _seq(L, "dc_school_stages", ("primary", "junior")):
+        if not sc.ok(85):
+            continue
+        school = sc.unit(kind="school", county=district if sc.ok() else county, is_quality=sc.ok(), stage=stage, city=city)
+        rural = sc.unit(kind="school", county=county if sc.ok() else district, stage=stage, city=city,
+                        urbanity="rural" if sc.ok() else "urban", is_weak=sc.ok(50))
+        sc.community([(school, "lead"), (rural, "partner")], tier="district_county_school", stage=stage, city=city,
+                     established_on="2021-06-01")
+
+
+def _liuzhou_first_batch(sc: _Scene, focus: int) -> None:
+    """The five first-batch high-school communities: each named lead with a county model high school
+    of one of the five counties (now and then one lead or county off the list)."""
+    rnd = sc.rnd
+    L = "liuzhou"
+    city = _seq(L, "liuzhou_city_names", ("liuzhou",))[0]
+    leads = _seq(L, "first_batch_leads", ("柳州高级中学",))
+    counties = _seq(L, "five_counties", ("柳城县",))
+    stage = _seq(L, "hs_stages", ("senior",))[0]
+    for i, name in enumerate(leads):
+        lead = sc.unit(name=name if sc.ok(95) else "柳州市某中学", city=city, stage=stage)
+        partner = sc.unit(city=city, stage=stage, is_model_hs=sc.ok(95), ownership="county" if sc.ok(95) else "city",
+                          county=counties[i % len(counties)] if sc.ok(95) else "其他县")
+        sc.community([(lead, "lead"), (partner, "partner")], tier="city_county_hs", batch=1, city=city,
+                     established_on="2021-06-01")
+
+
+def _ruian(sc: _Scene, focus: int) -> None:
+    rnd = sc.rnd
+    R = "ruian"
+    city = _param(R, "city_code", "ruian")
+    model = rnd.choice(("fusion", "co_build", "co_build", "collaborative", "collaborative"))
+    g = _group(sc, city, model, "core", rnd.choice(("member", "campus")), rnd.choice((1, 1, 2)), focus)
+    cid, core, members = g["cid"], g["core"], g["members"]
+    zones = _seq(R, "mountain_zones", ("高楼",))
+    core_record = sc.unit_record(core)
+    if sc.ok(30):
+        core_record["public"], core_record["ownership"] = False, "private"
+    for uid in members:
+        record = sc.unit_record(uid)
+        record["zone"] = rnd.choice(zones) if sc.ok(80) else "城区"
+        record["education_district"] = record["zone"]
+        if not sc.ok(85):  # merged with the core, or two members share an entity
+            record["legal_entity_id"] = core_record["legal_entity_id"]
+    for uid in g["units"]:
+        sc.unit_record(uid)["in_service_teacher_count"] = {y: rnd.choice((5, 9, 10, 11, 20)) for y in range(2020, 2027)}
+        sc.unit_record(uid)["graduating_class_count"] = {y: rnd.choice((0, 1, 2)) for y in range(2020, 2027)}
+    exchange_kinds = _seq(R, "exchange_kinds", ("exchange",))
+    # exchanges core ↔ member, a few per school year, around 10 % of the teachers
+    for y in (focus, focus + 1):
+        for _ in range(rnd.choice((0, 1, 2, 3, 4))):
+            m = rnd.choice(members)
+            source, target = (core, m) if sc.ok(70) else (m, core)
+            p = sc.person(source)
+            before = rnd.randrange(3, 10)
+            s = dt.date(y, 9, 1) + dt.timedelta(days=rnd.choice((0, 10, 150)))
+            sc.assignment(p, source, target, rnd.choice(exchange_kinds), s, s + dt.timedelta(days=rnd.choice((180, 364))),
+                          cid, post_grade_before=before, post_grade_after=before + rnd.choice((-1, 0, 1)),
+                          paperwork_done=sc.ok(85))
+    # a new teacher recruited by a member school, shadowing at the core for about a year
+    hired = dt.date(max(focus, 2021), 9, 1) + dt.timedelta(days=rnd.choice((0, 0, 30)))
+    recruit = sc.person(members[0], recruited_by_unit_id=members[0], hired_on=hired.isoformat())
+    if sc.ok(85):
+        days = rnd.choice((364, 365, 365, 400))
+        sc.assignment(recruit, members[0], core, "shadowing", hired, hired + dt.timedelta(days=days - 1), cid)
+    # a new teacher recruited by the core, rotating to a member within six months of the service period
+    core_recruit = sc.person(core, recruited_by_unit_id=core, hired_on=hired.isoformat(),
+                             service_period_end=(hired + dt.timedelta(days=rnd.choice((365, 1095)))).isoformat())
+    if sc.ok(80):
+        end = dt.date.fromisoformat(sc.records["persons"][-1]["service_period_end"])
+        sc.assignment(core_recruit, core, members[0], rnd.choice(exchange_kinds),
+                      end + dt.timedelta(days=rnd.choice((0, 100, 182, 183, 200))), None, cid)
+    # core teachers who served three years at a (mountain) member: still there, or back at the core
+    for _ in range(rnd.choice((1, 2))):
+        p = sc.person(core, meets_senior_criteria=sc.ok(70), meets_intermediate_criteria=sc.ok(70),
+                      title=rnd.choice(("senior", "intermediate", "full_senior")))
+        start = dt.date(rnd.choice((2018, 2019, 2020, 2021)), 9, 1)
+        end = None if sc.ok(50) else dt.date(start.year + rnd.choice((2, 3, 3)), 8, 31)
+        sc.assignment(p, core, rnd.choice(members), rnd.choice(_seq(R, "teaching_kinds", ("exchange",))), start, end, cid)
+    # Z scores of the members around the reward threshold
+    threshold = Decimal(_param(R, "z_rise_threshold", 5))
+    for uid in members:
+        z = Decimal(rnd.randrange(-10, 40))
+        for y in range(focus - 1, focus + 2):
+            sc.add("quality_scores", {"unit_id": uid, "year": y, "z_value": str(z)})
+            z += threshold + Decimal(rnd.choice(("-0.01", "0", "0", "0.01", "1", "-3")))
+    # joint quality tests of the (fusion) community, every campus there or one missing
+    for _ in range(rnd.choice((1, 2))):
+        participants = list(g["units"]) if sc.ok(75) else g["units"][:-1]
+        sc.activity(cid, "joint_quality_test", sc.day_in(dt.date(focus, 9, 1), dt.date(focus + 1, 6, 30)), core,
+                    participants)
+    for _ in range(rnd.choice((0, 1, 2))):  # synchronized classes, debriefed within the week or not
+        held = sc.day_in(dt.date(focus, 9, 1), dt.date(focus + 1, 6, 30))
+        sc.activity(cid, "sync_class", held, core, g["units"])
+        if sc.ok(70):
+            sc.activity(cid, "sync_debrief", held + dt.timedelta(days=rnd.choice((0, 1, 7, 8))), core, g["units"])
+    # a rural public school left out of every community at the end of 2021 (or joining late)
+    if sc.ok(50):
+        loose = sc.unit(city=city, kind="school", public=True, stage=rnd.choice(("primary", "junior")),
+                        urbanity=rnd.choice(("rural", "town")))
+        if sc.ok(50):
+            sc.records["communities"][-1]["units"].append({"unit_id": loose, "role": "member",
+                                                           "joined_on": rnd.choice(("2021-12-31", "2022-01-01", "2021-06-01"))})
+    if sc.ok(50):  # the community still alive at the mix date
+        sc.records["communities"][-1].pop("dissolved_on", None)
+
+
+def _ruian_roster(sc: _Scene, focus: int) -> None:
+    """Ruian's 2021 batch: about 30 primary and 23 junior/nine-year communities (the policy's counts,
+    one more or one fewer)."""
+    rnd = sc.rnd
+    R = "ruian"
+    city = _param(R, "city_code", "ruian")
+    for stage, n in (("primary", _int(R, "primary_communities_2021", 30)),
+                     ("junior", _int(R, "junior_communities_2021", 23))):
+        for _ in range(_around(rnd, n, (-1, 0, 0, 0, 1))):
+            core, member = sc.unit(with_principal=False, city=city, stage=stage), sc.unit(with_principal=False, city=city, stage=stage)
+            sc.community([(core, "core"), (member, "member")], city=city, batch=2021,
+                         stage=stage if stage == "primary" or sc.ok(60) else "nine_year",
+                         model_type=rnd.choice(("fusion", "co_build", "collaborative")), established_on="2021-06-01")
+
+
+def _suixian(sc: _Scene, focus: int) -> None:
+    rnd = sc.rnd
+    S = "suixian"
+    towns = _seq(S, "b2_towns", ("厉山镇",))
+    pilot = _param(S, "pilot_town", "殷店镇")
+    kind = rnd.choice(("fusion_b1", "fusion_b2", "co_build", "co_build"))
+    model = "co_build" if kind == "co_build" else "fusion"
+    batch = 1 if kind == "fusion_b1" else 2 if kind == "fusion_b2" else rnd.choice((1, 2))
+    town = pilot if kind == "fusion_b1" else rnd.choice(towns)
+    n = _around(rnd, _int(S, "b2_max_schools", 5) - 1, (-3, -2, 0, 1)) if kind == "fusion_b2" else rnd.choice((1, 2))
+    g = _group(sc, "suixian", model, rnd.choice(_seq(S, "lead_roles", ("core",))), "member", max(1, n), focus,
+               town_of_units=town, stage_of_units=_param(S, "b2_lead_stage", "primary"), batch=batch, town=town,
+               members_enumerated=sc.ok(90))
+    community = sc.records["communities"][-1]
+    if sc.ok(25):
+        community["exception_reason"] = "集体协商"
+    if batch == 2 and not sc.ok(80):
+        community["established_on"] = rnd.choice(("2023-12-31", "2024-01-01", "2024-03-01"))
+    if not sc.ok(85):
+        community.pop("established_on")
+    cid = g["cid"]
+    _programme(sc, g, [k for k in _seq(S, "research_training_kinds", ("co_research",))[:2]] + ["joint_quality_test"],
+               (focus, focus + 1))
+    _assessments_by_period(sc, g, focus)
+    for y in (focus, focus + 1):  # semester targets issued to each school within the first month
+        for start, _ in _semesters(y):
+            for uid in g["units"]:
+                if sc.ok(93):
+                    sc.add("reports", {"report_id": sc.id("r"), "unit_id": uid, "kind": "semester_targets", "period_year": start.year,
+                                       "submitted_on": (start + dt.timedelta(days=rnd.choice((0, 5, 30, 31)))).isoformat()})
+    if model == "co_build":  # a temporary party organisation with its head, a fund pool settled each year
+        community["party_org"] = {"kind": "temporary" if sc.ok() else "unified_committee",
+                                  **({"head_person_id": g["principal"][g["core"]]} if sc.ok() else {})}
+        for y in (focus, focus + 1):
+            contributions = {uid: rnd.choice(("0.00", "10000.00", "20000.00", "33333.33")) for uid in g["units"]}
+            total = sum(Decimal(v) for v in contributions.values())
+            sc.add("fund_pools", {"fund_pool_id": sc.id("f"), "community_id": cid, "year": y, "contributions": contributions,
+                                  "actual_spend_yuan": str(max(Decimal(0), total + Decimal(rnd.choice(("-1000.01", "0", "0.03", "500")))))})
+    for y in (focus, focus + 1):  # a budget for each school, spending approved by the core principal
+        for uid in g["units"]:
+            if sc.ok(92):
+                sc.add("budgets", {"budget_id": sc.id("b"), "year": y, "amount_yuan": "100000.00", "community_id": cid,
+                                   "unit_id": uid})
+        for _ in range(rnd.choice((0, 1, 2))):
+            spent = dt.date(y, rnd.randrange(1, 13), 10)
+            sc.add("expenses", {"expense_id": sc.id("e"), "unit_id": rnd.choice(g["units"]), "community_id": cid,
+                                "amount_yuan": "5000.00", "date": spent.isoformat(),
+                                "is_large_activity": sc.ok(50),
+                                "approvals": [{"approver": rnd.choice(_seq(S, "fusion_spending_approvers", ("core_principal",)))
+                                               if sc.ok(85) else "unit_head", "approved_on": spent.isoformat()},
+                                              {"approver": _param(S, "approving_authority", "edu_bureau") if sc.ok(70) else "unit_head",
+                                               "approved_on": (spent + dt.timedelta(days=rnd.choice((-1, 0, 1)))).isoformat()}]})
+
+
+def _suixian_roster(sc: _Scene, focus: int) -> None:
+    """Suixian's batches: one fusion community in the pilot town, the co-build communities of batches 1
+    and 2, and one to three fusion communities in each batch-2 town (counts on or next to the policy's)."""
+    rnd = sc.rnd
+    S = "suixian"
+    pilot = _param(S, "pilot_town", "殷店镇")
+    lo, hi = _int(S, "b2_per_town_min", 1), _int(S, "b2_per_town_max", 3)
+
+    def one(model: str, batch: int, town: str) -> None:
+        lead = sc.unit(with_principal=False, town=town, stage="primary", is_central_school=True)
+        member = sc.unit(with_principal=False, town=town, stage="primary")
+        sc.community([(lead, "core"), (member, "member")], model_type=model, batch=batch, town=town,
+                     established_on="2022-06-01", city="suixian")
+
+    spread = (-1, 0, 0, 0, 0, 1)
+    for _ in range(_around(rnd, _int(S, "fusion_b1_count", 1), spread)):
+        one("fusion", 1, pilot)
+    for _ in range(_around(rnd, _int(S, "co_build_b1_count", 2), spread)):
+        one("co_build", 1, rnd.choice(_seq(S, "b2_towns", ("厉山镇",))))
+    for _ in range(_around(rnd, _int(S, "co_build_b2_count", 7), spread)):
+        one("co_build", 2, rnd.choice(_seq(S, "b2_towns", ("厉山镇",))))
+    for town in _seq(S, "b2_towns", ()):
+        for _ in range(rnd.choice((lo, lo, hi, hi - 1 if hi - 1 >= lo else lo)) if sc.ok(95) else rnd.choice((lo - 1, hi + 1))):
+            one("fusion", 2, town)
+
+
+def _yueqing(sc: _Scene, focus: int) -> None:
+    rnd = sc.rnd
+    Y = "yueqing"
+    city = _param(Y, "city_code", "yueqing")
+    model = rnd.choice(("fusion", "co_build", "collaborative"))
+    g = _group(sc, city, model, rnd.choice(("core", "head")), rnd.choice(("campus", "branch", "member")),
+               rnd.choice((1, 1, 2)), focus)
+    kinds = [k for k in _policy_activity_kinds(Y)]
+    _programme(sc, g, kinds, (focus - 1, focus) if focus > 2021 else (focus,))
+    # student festivals with one school only now and then
+    cid = g["cid"]
+    for a in sc.records["activities"]:
+        if a["community_id"] == cid and a["kind"] == "student_festival" and not sc.ok(85):
+            a["participant_unit_ids"] = a["participant_unit_ids"][:1]
+    for y in range(focus, focus + 3):
+        if sc.ok(85):
+            sc.assessment(cid, "annual", dt.date(y, 12, 20), period_covered=y if sc.ok(85) else y - 1)
+    tenure = _int(Y, "exchange_tenure_min_years", 10)
+    window = _int(Y, "retirement_window_years", 6)
+    for _ in range(rnd.choice((0, 1, 2))):  # full-time teachers ten years at one campus, near retirement
+        home = rnd.choice(g["units"])
+        p = sc.person(home, is_full_time_teacher=True,
+                      campus_tenure_start=dt.date(focus - tenure - rnd.choice((0, 1, 3)), 9, 1).isoformat(),
+                      retirement_date=dt.date(focus + window - rnd.choice((1, 2, 5)), 9, 1).isoformat())
+        if sc.ok(70):
+            sc.assignment(p, home, rnd.choice([u for u in g["units"] if u != home]),
+                          rnd.choice(("exchange", "rotation")),
+                          dt.date(focus, 9, 1), None, cid, open_selection=sc.ok())
+
+
+def _yueqing_roster(sc: _Scene, focus: int) -> None:
+    """The city's public compulsory schools, nearly all in groups: a pilot town, a first batch."""
+    rnd = sc.rnd
+    Y = "yueqing"
+    city = _param(Y, "city_code", "yueqing")
+    for i in range(rnd.choice((2, 3))):
+        _group(sc, city, rnd.choice(("fusion", "co_build", "collaborative")), "core", "campus", rnd.choice((2, 3)), focus,
+               pilot=i == 0 and sc.ok(90), town="乐成", batch=1 if sc.ok(70) else 2)
+        sc.records["communities"][-1]["established_on"] = rnd.choice(("2021-06-01", "2021-12-31", "2022-01-01"))
+    for _ in range(rnd.choice((0, 0, 1, 2))):
+        sc.unit(city=city, kind="school", public=True, stage=rnd.choice(_seq(Y, "compulsory_stages", ("primary",))))
+
+
+def _funding(sc: _Scene, focus: int) -> None:
+    """Each jurisdiction's own earmarked budget for a few years, on and around its floor."""
+    rnd = sc.rnd
+    floors = []
+    for name, params in _policy_parameters().items():
+        code = params.get("city_code") or params.get("__jurisdiction__")
+        purposes = [v for k, v in params.items() if "purpose" in k and isinstance(v, str)]
+        for key, value in params.items():
+            if isinstance(value, Decimal) and value >= 1_000_000 and ("fund" in key or "floor" in key):
+                floors.append((code, value, purposes))
+    for code, floor, purposes in floors:
+        for y in range(focus - 1, focus + 3):
+            if not sc.ok(85):
+                continue
+            amount = floor + Decimal(rnd.choice(("-0.01", "0", "0", "0.01", "1000000", "-1000000")))
+            budget = {"budget_id": sc.id("b"), "year": y, "jurisdiction": str(code), "amount_yuan": str(max(amount, Decimal(0)))}
+            if purposes and sc.ok(90):
+                budget["purpose"] = purposes[0]
+            sc.add("budgets", budget)
+
+
+_FUNDING = _funding
+SCENARIOS = {"liuzhou": _liuzhou, "liuzhou_districts": _liuzhou_districts, "liuzhou_first_batch": _liuzhou_first_batch, "ruian": _ruian,
+             "suixian": _suixian, "yueqing": _yueqing, "funding": _funding}
+ROSTERS = {"ruian_roster": _ruian_roster, "yueqing_roster": _yueqing_roster, "suixian_roster": _suixian_roster, "liuzhou_first_batch": _liuzhou_first_batch}
+
+
+def _merge(raw: dict[str, list[dict]], records: Mapping[str, list[dict]]) -> None:
+    for collection, items in records.items():
+        raw.setdefault(collection, []).extend(items)
+
+
+@st.composite
+def scenarios(draw, count: int = 1, years: Iterable[int] = YEARS) -> dict[str, list[dict]]:
+    """Records of `count` scenarios (rule families built to be met, or missed by one)."""
+    years = tuple(years)
+    rnd = draw(st.randoms(use_true_random=False))
+    raw: dict[str, list[dict]] = {}
+    for k in range(count):
+        name = draw(st.sampled_from(sorted(SCENARIOS)))
+        focus = draw(st.sampled_from([y for y in years if 2021 <= y <= 2024] or years))
+        scene = _Scene(rnd, f"s{k}")
+        SCENARIOS[name](scene, focus)
+        _merge(raw, scene.records)
+    return raw
 
 
 # ------------------------------------------------------------------------------------------ invalid
