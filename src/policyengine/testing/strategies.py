@@ -178,7 +178,7 @@ class Sizes:
     awards: int = 3
     min_communities: int = 1
     min_units: int = 2
-    scenarios: int = 3  # at most this many scenarios (coherent rule families) are mixed into a set
+    scenarios: int = 4  # at most this many scenarios (coherent rule families) are mixed into a set
     rosters: bool = True  # now and then a jurisdiction-wide roster (dozens of communities) instead
 
     @classmethod
@@ -382,14 +382,14 @@ def record_sets(draw, sizes: Sizes | None = None, vocab: Vocabulary | None = Non
     sizes = sizes or Sizes()
     vocab = vocab if vocab is not None else vocabulary()
     years = tuple(years)
-    if sizes.rosters and draw(st.integers(0, 11)) == 0:
+    if sizes.rosters and draw(st.integers(0, 7)) == 0:
         rnd = draw(st.randoms(use_true_random=False))
         scene = _Scene(rnd, "r")
         ROSTERS[draw(st.sampled_from(sorted(ROSTERS)))](scene, draw(st.sampled_from(YEARS[1:-1])))
         if draw(st.booleans()):
             _FUNDING(scene, draw(st.sampled_from(YEARS[1:-1])))
         return scene.records
-    n_scenarios = draw(st.integers(1, sizes.scenarios)) if sizes.scenarios and draw(st.booleans()) else 0
+    n_scenarios = draw(st.integers(1, sizes.scenarios)) if sizes.scenarios and draw(st.integers(0, 3)) else 0
     focus = draw(st.sampled_from(years[1:-1] or years))  # most dated things cluster near this year
     g = _Draw(draw, vocab, years, focus, draw(st.sampled_from((0, 50, 80, 95))))
 
@@ -1061,7 +1061,7 @@ def _group(sc: _Scene, city: str, model: str, core_role: str, member_role: str, 
             days=rnd.choice((30, 1, 1, 0)))).isoformat()} for y in range(2021, 2026) if sc.ok()],
         "teacher_training_plans": [{"school_year": y, "adopted_on": dt.date(y, 9, 1).isoformat()}
                                    for y in range(2021, 2026) if sc.ok()],
-        "charter_exists": sc.ok(), "management_system_exists": sc.ok(), "assessment_system_exists": sc.ok(),
+        "charter_exists": sc.ok(), "research_plan_exists": sc.ok(), "management_system_exists": sc.ok(), "assessment_system_exists": sc.ok(),
         "members_enumerated": True, "synchronized": list(_enum("sync_item")),
     }
     if town:
@@ -1076,14 +1076,16 @@ def _group(sc: _Scene, city: str, model: str, core_role: str, member_role: str, 
 
 
 def _programme(sc: _Scene, g: dict, kinds: Iterable[str], school_years: Iterable[int]) -> None:
-    """Activities of the given kinds in each semester of the school years: 0–4 of each (most often 1–3),
-    organised by the core and attended by every unit (now and then one is left out)."""
+    """Activities of the given kinds in each semester of the school years: 1–3 of each (0–2 of one kind
+    now and then), organised by the core and attended by every unit (now and then one is left out)."""
     rnd = sc.rnd
+    kinds = list(kinds)
     everyone = g["famous"] + g["middle"] + list(g["vice"].values())
+    short = rnd.choice(kinds) if kinds and sc.ok(50) else None  # one kind held too rarely
     for y in school_years:
         for start, end in _semesters(y):
             for kind in kinds:
-                for _ in range(rnd.choice((0, 1, 1, 2, 2, 2, 3, 3, 4))):
+                for _ in range(rnd.choice((0, 1, 2)) if kind == short else rnd.choice((1, 2, 3, 3))):
                     participants = list(g["units"])
                     if not sc.ok(85):
                         participants.remove(rnd.choice(participants))
@@ -1135,7 +1137,9 @@ def _liuzhou(sc: _Scene, focus: int) -> None:
     same_town = rnd.choice(("town-a", "town-b"))
     for uid in g["units"]:
         record = sc.unit_record(uid)
-        record["town"] = same_town if sc.ok() else "town-c"
+        record["town"] = same_town if sc.ok(80) else "town-c"
+        if uid != lead and not sc.ok(75):
+            record["stage"] = "junior"
         if tier == "district_county_admin":
             record["kind"] = "edu_bureau" if sc.ok(95) else "school"
             record["county"] = rnd.choice(districts) if uid == lead else (rnd.choice(counties) if sc.ok() else districts[0])
@@ -1170,9 +1174,11 @@ def _liuzhou(sc: _Scene, focus: int) -> None:
                 p = sc.person(source, is_cadre=True, cadre_rank="middle")
                 sc.assignment(p, source, target, "admin_exchange", start_of(), None, cid,
                               role_at_destination=list(exchange_roles) if sc.ok() else exchange_roles[:1])
-    for _ in range(rnd.choice((0, 1))):  # partner → lead shadowing and rotation
-        p = sc.person(partners[0], cadre_rank=rnd.choice(_enum("cadre_rank")))
-        sc.assignment(p, partners[0], lead, rnd.choice(("shadowing", "rotation", "exchange")), start_of(), None, cid)
+    for kind in ("shadowing", "rotation", "exchange"):  # partner → lead: shadowing (by rank), rotation, exchange
+        if sc.ok(50):
+            p = sc.person(partners[0], cadre_rank=rnd.choice(_seq(L, "shadowing_ranks", ("middle",))) if sc.ok(60)
+                          else rnd.choice(_enum("cadre_rank")))
+            sc.assignment(p, partners[0], lead, kind, start_of(), None, cid)
     # systematic training of the partners' group leaders
     leaders = [sc.person(rnd.choice(partners), home_roles=[rnd.choice(_seq(L, "group_leader_roles", ("research_group_leader",)))]
                          if sc.ok(80) else ["teacher"])]
@@ -1273,8 +1279,17 @@ def _ruian(sc: _Scene, focus: int) -> None:
     cid, core, members = g["cid"], g["core"], g["members"]
     zones = _seq(R, "mountain_zones", ("高楼",))
     core_record = sc.unit_record(core)
-    if sc.ok(30):
+    if sc.ok(50):
         core_record["public"], core_record["ownership"] = False, "private"
+    if sc.ok(60):  # the core's teaching-quality award
+        sc.add("awards", {"award_id": sc.id("w"), "unit_id": core, "year": focus + rnd.choice((0, 1)),
+                          "kind": "teaching_quality", "base_amount_yuan": rnd.choice(("10000.00", "33333.33"))})
+    for y in (focus, focus + 1):  # the city's annual conference, regular meetings of the community
+        if sc.ok(60):
+            sc.activity(cid, "city_conference", dt.date(y, rnd.choice((3, 11)), 15), core, g["units"])
+        for start, end in _semesters(y):
+            for _ in range(rnd.choice((0, 1, 1, 2))):
+                sc.activity(cid, "regular_meeting", sc.day_in(start, end), core, g["units"])
     for uid in members:
         record = sc.unit_record(uid)
         record["zone"] = rnd.choice(zones) if sc.ok(80) else "城区"
@@ -1350,11 +1365,12 @@ def _ruian_roster(sc: _Scene, focus: int) -> None:
     rnd = sc.rnd
     R = "ruian"
     city = _param(R, "city_code", "ruian")
+    off = rnd.choice(("primary", "junior")) if not sc.ok(70) else None  # one count one off
     for stage, n in (("primary", _int(R, "primary_communities_2021", 30)),
                      ("junior", _int(R, "junior_communities_2021", 23))):
-        for _ in range(_around(rnd, n, (-1, 0, 0, 0, 1))):
-            core, member = sc.unit(with_principal=False, city=city, stage=stage), sc.unit(with_principal=False, city=city, stage=stage)
-            sc.community([(core, "core"), (member, "member")], city=city, batch=2021,
+        for _ in range(n + (rnd.choice((-1, 1)) if stage == off else 0)):
+            core = sc.unit(with_principal=False, city=city, stage=stage)
+            sc.community([(core, "core")], city=city, batch=2021,
                          stage=stage if stage == "primary" or sc.ok(60) else "nine_year",
                          model_type=rnd.choice(("fusion", "co_build", "collaborative")), established_on="2021-06-01")
 
@@ -1368,20 +1384,19 @@ def _suixian(sc: _Scene, focus: int) -> None:
     model = "co_build" if kind == "co_build" else "fusion"
     batch = 1 if kind == "fusion_b1" else 2 if kind == "fusion_b2" else rnd.choice((1, 2))
     town = pilot if kind == "fusion_b1" else rnd.choice(towns)
-    n = _around(rnd, _int(S, "b2_max_schools", 5) - 1, (-3, -2, 0, 1)) if kind == "fusion_b2" else rnd.choice((1, 2))
+    n = _around(rnd, _int(S, "b2_max_schools", 5) - 1, (-2, 0, 1, 1)) if kind == "fusion_b2" else rnd.choice((1, 2))
     g = _group(sc, "suixian", model, rnd.choice(_seq(S, "lead_roles", ("core",))), "member", max(1, n), focus,
                town_of_units=town, stage_of_units=_param(S, "b2_lead_stage", "primary"), batch=batch, town=town,
                members_enumerated=sc.ok(90))
     community = sc.records["communities"][-1]
     if sc.ok(25):
         community["exception_reason"] = "集体协商"
-    if batch == 2 and not sc.ok(80):
+    if batch == 2 and not sc.ok(65):
         community["established_on"] = rnd.choice(("2023-12-31", "2024-01-01", "2024-03-01"))
     if not sc.ok(85):
         community.pop("established_on")
     cid = g["cid"]
-    _programme(sc, g, [k for k in _seq(S, "research_training_kinds", ("co_research",))[:2]] + ["joint_quality_test"],
-               (focus, focus + 1))
+    _programme(sc, g, _seq(S, "research_kinds", ("co_research",))[:1] + ["joint_quality_test"], (focus, focus + 1))
     _assessments_by_period(sc, g, focus)
     for y in (focus, focus + 1):  # semester targets issued to each school within the first month
         for start, _ in _semesters(y):
@@ -1423,19 +1438,17 @@ def _suixian_roster(sc: _Scene, focus: int) -> None:
 
     def one(model: str, batch: int, town: str) -> None:
         lead = sc.unit(with_principal=False, town=town, stage="primary", is_central_school=True)
-        member = sc.unit(with_principal=False, town=town, stage="primary")
-        sc.community([(lead, "core"), (member, "member")], model_type=model, batch=batch, town=town,
-                     established_on="2022-06-01", city="suixian")
+        sc.community([(lead, "core")], model_type=model, batch=batch, town=town, established_on="2022-06-01",
+                     city="suixian")
 
-    spread = (-1, 0, 0, 0, 0, 1)
-    for _ in range(_around(rnd, _int(S, "fusion_b1_count", 1), spread)):
-        one("fusion", 1, pilot)
-    for _ in range(_around(rnd, _int(S, "co_build_b1_count", 2), spread)):
-        one("co_build", 1, rnd.choice(_seq(S, "b2_towns", ("厉山镇",))))
-    for _ in range(_around(rnd, _int(S, "co_build_b2_count", 7), spread)):
-        one("co_build", 2, rnd.choice(_seq(S, "b2_towns", ("厉山镇",))))
-    for town in _seq(S, "b2_towns", ()):
-        for _ in range(rnd.choice((lo, lo, hi, hi - 1 if hi - 1 >= lo else lo)) if sc.ok(95) else rnd.choice((lo - 1, hi + 1))):
+    towns = _seq(S, "b2_towns", ("厉山镇",))
+    off = rnd.choice(("fusion_b1", "co_build_b1", "co_build_b2", "towns")) if not sc.ok(70) else None
+    for key, model, batch in (("fusion_b1", "fusion", 1), ("co_build_b1", "co_build", 1), ("co_build_b2", "co_build", 2)):
+        for _ in range(_int(S, f"{key}_count", 1) + (rnd.choice((-1, 1)) if off == key else 0)):
+            one(model, batch, pilot if key == "fusion_b1" else rnd.choice(towns))
+    odd_town = rnd.choice(towns) if off == "towns" else None
+    for town in towns:
+        for _ in range(rnd.choice((lo - 1, hi + 1)) if town == odd_town else rnd.randint(lo, hi)):
             one("fusion", 2, town)
 
 
@@ -1458,6 +1471,11 @@ def _yueqing(sc: _Scene, focus: int) -> None:
             sc.assessment(cid, "annual", dt.date(y, 12, 20), period_covered=y if sc.ok(85) else y - 1)
     tenure = _int(Y, "exchange_tenure_min_years", 10)
     window = _int(Y, "retirement_window_years", 6)
+    built_up = _seq(Y, "built_up_zones", ("乐成",))
+    sc.unit_record(g["core"])["zone"] = rnd.choice(built_up)
+    min_days = _int(Y, "rural_experience_min_years", 3) * _int(Y, "days_per_experience_year", 365)
+    for _ in range(rnd.choice((1, 2))):  # built-up teachers with (nearly) three years' rural experience
+        sc.person(g["core"], is_full_time_teacher=True, rural_experience_days=rnd.choice((0, min_days - 1, min_days, min_days + 1)))
     for _ in range(rnd.choice((0, 1, 2))):  # full-time teachers ten years at one campus, near retirement
         home = rnd.choice(g["units"])
         p = sc.person(home, is_full_time_teacher=True,
@@ -1467,6 +1485,9 @@ def _yueqing(sc: _Scene, focus: int) -> None:
             sc.assignment(p, home, rnd.choice([u for u in g["units"] if u != home]),
                           rnd.choice(("exchange", "rotation")),
                           dt.date(focus, 9, 1), None, cid, open_selection=sc.ok())
+            if sc.ok(40):  # a colleague longer at the campus, not exchanged that year
+                sc.person(home, is_full_time_teacher=True,
+                          campus_tenure_start=dt.date(focus - tenure - 5, 9, 1).isoformat())
 
 
 def _yueqing_roster(sc: _Scene, focus: int) -> None:
@@ -1522,7 +1543,8 @@ def scenarios(draw, count: int = 1, years: Iterable[int] = YEARS) -> dict[str, l
     raw: dict[str, list[dict]] = {}
     for k in range(count):
         name = draw(st.sampled_from(sorted(SCENARIOS)))
-        focus = draw(st.sampled_from([y for y in years if 2021 <= y <= 2024] or years))
+        # mostly early years, so that most evaluation dates fall after the scenario's periods
+        focus = draw(st.sampled_from([y for y in years if 2021 <= y <= 2023 for _ in range(2024 - y)] or years))
         scene = _Scene(rnd, f"s{k}")
         SCENARIOS[name](scene, focus)
         _merge(raw, scene.records)
