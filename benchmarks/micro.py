@@ -165,6 +165,7 @@ class Engine:
     available = True
     note = ""
     slow = False
+    workloads = ("R1", "R2", "R3")
 
     def prepare(self, workload: str, records: list) -> tuple[Callable[[list], list], list]:
         raise NotImplementedError
@@ -180,7 +181,9 @@ class HandWritten(Engine):
 
 class HandWrittenOwnContext(Engine):
     name = "hand-written, own context"
-    note = "as above, switching to policyengine's decimal context per call, as policyengine does"
+    note = ("as above, switching to policyengine's decimal context per call, as policyengine does for "
+            "expressions with decimal arithmetic (R1, R3)")
+    workloads = ("R1", "R3")
 
     def prepare(self, workload, records):
         function = {"R1": r1_hand, "R2": r2_hand, "R3": r3_hand}[workload]
@@ -333,6 +336,8 @@ def run_workloads(records: policyengine.RecordSet, repeat: int = 15, slow_repeat
         prepared = []
         reference = None
         for engine in engines:
+            if workload not in engine.workloads:
+                continue
             run, engine_inputs = engine.prepare(workload, records_)
             results = [normalise(v) for v in run(engine_inputs)]  # warm-up, and the results compared
             row = {"workload": workload, "engine": engine.name, "records": len(records_), "note": engine.note}
