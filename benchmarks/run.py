@@ -170,23 +170,28 @@ def main(argv: list[str] | None = None) -> int:
         mark = "n/a " if t["met"] is None else ("met " if t["met"] else "MISS")
         log(f"  [{mark}] {t['workload']} policyengine {t['target']}: {t['value']:.2f}")
 
-    if not args.skip_macro:
-        log(f"\n3. macro-workload: every policy over the whole province (as_of {macro.AS_OF}), rule by rule")
-        result["macro"] = run_macro(sizes, budget, args.jobs)
-
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["total_seconds"] = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    text = json.dumps(result, ensure_ascii=False, indent=1, default=str)
-    (args.out / f"{stamp}.json").write_text(text, encoding="utf-8")
-    (args.out / "latest.json").write_text(text, encoding="utf-8")
+
+    def save(final: bool = False) -> None:  # after every part, so that an interrupted run keeps its results
+        result["complete"] = final
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["total_seconds"] = time.perf_counter() - started
+        text = json.dumps(result, ensure_ascii=False, indent=1, default=str)
+        (args.out / f"{stamp}.json").write_text(text, encoding="utf-8")
+        (args.out / "latest.json").write_text(text, encoding="utf-8")
+
+    save()
+    if not args.skip_macro:
+        log(f"\n3. macro-workload: every policy over the whole province (as_of {macro.AS_OF}), rule by rule")
+        result["macro"] = run_macro(sizes, budget, args.jobs, lambda partial: (result.update(macro=partial), save()))
+    save(final=True)
     log(f"\npeak RSS {result['peak_rss_mib']:.0f} MiB; total {result['total_seconds']:.0f} s; "
         f"results: {args.out / (stamp + '.json')}")
     return 0
 
 
-def run_macro(sizes: list[int], budget: float, jobs: int = 2) -> dict:
+def run_macro(sizes: list[int], budget: float, jobs: int = 2, on_size=lambda out: None) -> dict:
     policies = {name: policyengine.load_policy(name) for name in macro.POLICIES}
     classes = {name: macro.classify(p) for name, p in policies.items()}
     scanning = {name: sorted(r for r, k in c.items() if k == "scanning") for name, c in classes.items()}
@@ -222,6 +227,7 @@ def run_macro(sizes: list[int], budget: float, jobs: int = 2) -> dict:
         results = _evaluate_policies(policies, records, size, classes, budget, seen, jobs)
         entry["policies"] = [results[name] for name in macro.POLICIES]
         out["sizes"].append(entry)
+        on_size(out)
         del records
         _STATE.clear()
         gc.collect()
