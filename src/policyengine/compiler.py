@@ -198,7 +198,8 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     `runtime.DECIMAL_CONTEXT`, whatever the caller's context (for functions called directly, as
     `compile_expression`'s are; the evaluator sets the context once for a whole evaluation). Only
     an expression whose result can depend on the context (`+ - *`, negation, `sum`, `abs`,
-    `allocate`) pays for the switch, and not when it already runs in that context."""
+    `allocate`) pays for the switch, and not when the caller's context has the same precision and
+    rounding (then `+ - *` give the same results; exponent limits are far beyond any amount)."""
     generator = _Generator()
     body = generator.emit(node)
     arguments = ", ".join(p if p == "_g" else _python_name(p) for p in parameters)
@@ -208,8 +209,9 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
         source = (f"def _make({closure}):\n"
                   f"    def {function_name}({arguments}):\n"
                   f"        _saved = _getcontext()\n"
-                  f"        if _saved is _context:\n"
-                  f"            return {body}\n"
+                  f"        if _saved is _context or (_saved.prec == {runtime.DECIMAL_CONTEXT.prec} "
+                  f"and _saved.rounding == {runtime.DECIMAL_CONTEXT.rounding!r}):\n"
+                  f"            return {body}  # the same results as in _context: no switch needed\n"
                   f"        _setcontext(_context)\n"
                   f"        try:\n"
                   f"            return {body}\n"

@@ -15,9 +15,11 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
-# Division and rounding use this context, not the thread's: results never depend on the caller's
-# decimal settings. 34 digits is IEEE decimal128, far beyond any yuan amount.
-DECIMAL_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[DivisionByZero, InvalidOperation])
+# All arithmetic runs in this context, never in whatever context the caller has set, so results
+# do not depend on the caller's decimal settings. 28 significant digits with half-even rounding
+# (Python's own defaults, declared here) are far beyond any yuan amount; because they equal the
+# defaults, code called from a caller with default settings needs no context switch (compiler.py).
+DECIMAL_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[DivisionByZero, InvalidOperation])
 FEN = Decimal("0.01")
 ROUNDING_MODES = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN,
                   "up": ROUND_UP, "ceiling": ROUND_CEILING, "floor": ROUND_FLOOR}
