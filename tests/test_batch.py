@@ -78,3 +78,51 @@ def test_jobs_2_keeps_the_callers_parameter_overrides():
     default = evaluate_parallel(load_policy("ruian"), records, AS_OF, jobs=2, sources=sources)
     quota = [f for f in one.findings if f.rule == "ruian.personnel.co_build.exchange_10pct"]
     assert quota and [f for f in default.findings if f.rule == quota[0].rule] != quota
+
+
+# --- streaming: Policy.evaluate_many ------------------------------------------------------------
+
+def _province_shards(province: dict, size: int) -> list[dict]:
+    """Split a synthetic province into shards of `size` communities, each closed under navigation
+    (its communities with their units, persons, scores, assignments, activities and expenses)."""
+    shards = []
+    communities = province["communities"]
+    for start in range(0, len(communities), size):
+        chosen = communities[start:start + size]
+        ids = {c["community_id"] for c in chosen}
+        units = {m["unit_id"] for c in chosen for m in c["units"]}
+        shards.append({
+            "communities": chosen,
+            "units": [u for u in province["units"] if u["unit_id"] in units],
+            "persons": [p for p in province["persons"] if p["home_unit_id"] in units],
+            "quality_scores": [q for q in province["quality_scores"] if q["unit_id"] in units],
+            **{name: [r for r in province[name] if r.get("community_id") in ids]
+               for name in ("assignments", "activities", "expenses")},
+        })
+    return shards
+
+
+@pytest.mark.parametrize("name", ["liuzhou", "ruian", "suixian", "yueqing"])
+def test_evaluate_many_streams_shards_and_equals_one_evaluation(name):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from province import generate
+
+    province = generate(24, city=name, seed=7)
+    policy = load_policy(name)
+    as_of = dt.date(2024, 9, 1)
+    whole = policy.evaluate(province, as_of)
+    streamed = list(policy.evaluate_many(_province_shards(province, 5), as_of, jurisdiction_records=province))
+    assert sorted(streamed, key=lambda f: f.sort_key()) == list(whole.findings)
+    assert len(streamed) == len(whole.findings) > 0
+
+
+def test_evaluate_many_names_the_rules_that_need_jurisdiction_records():
+    policy = load_policy("suixian")
+    assert policy.scanning_rules  # its batch counts and coverage targets read the whole province
+    with pytest.raises(ValueError) as error:
+        list(policy.evaluate_many([], dt.date(2024, 9, 1)))
+    for rule_id in policy.scanning_rules:
+        assert rule_id in str(error.value)

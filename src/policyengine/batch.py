@@ -8,7 +8,6 @@ sorts them, so `--jobs N` and `--jobs 1` give identical reports.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -93,20 +92,10 @@ def bench_rules(policy, records: RecordSet, as_of: dt.date, repeat: int = 5) -> 
     return sorted(rows, key=lambda row: -row[2])
 
 
-_GLOBAL_COLLECTION = re.compile(r"_g\.(?!as_of\b)([a-z_]+)")
-
-
 def province_scans(rule) -> tuple[str, ...]:
-    """The record collections of the whole input that a rule's compiled code iterates. For a rule
-    with a subject, each such scan runs once per subject, so the rule's cost grows with the square
-    of the input; a navigation (`unit.memberships`, `community.assignments` …) usually says the same
-    thing at constant cost per subject. Jurisdiction rules are reported only when they scan twice."""
-    functions = [f for _, f in (*rule.when, *rule.require, *rule.grant, *rule.values)]
-    functions += [f for f in (rule.exception, rule.due, rule.amount, rule.pays_when, rule.value) if f is not None]
-    found: list[str] = []
-    for function in functions:
-        names = _GLOBAL_COLLECTION.findall(getattr(function, "__policyengine_source__", ""))
-        if rule.subject != "jurisdiction" or len(names) > 1:
-            found.extend(n for n in names if n not in found)
-    return tuple(found)
+    """The record collections of the whole input that a rule reads (the checker records them). For
+    a rule with a subject, each such scan runs once per subject, so the rule's cost grows with the
+    square of the input; a navigation (`unit.memberships`, `community.assignments` …) usually says
+    the same thing at constant cost per subject."""
+    return rule.scans
 

@@ -63,6 +63,7 @@ class Checker:
         self.env = env
         self.diagnostics = diagnostics
         self.parameters_used: set[str] = set()
+        self.collections_used: set[str] = set()  # province-wide record collections the code iterates
         self._idents = itertools.count()
         self._expanding: list[str] = []
         self._size = 0
@@ -137,6 +138,8 @@ class Checker:
             self.parameters_used.add(name)
             return ir.Const(parameter.type, node.span, parameter.value)
         if name in self.env.globals:
+            if name != "as_of":
+                self.collections_used.add(name)
             return ir.Global(self.env.globals[name], node.span, name)
         self.error("PE201", node, name=name)
 

@@ -12,7 +12,7 @@ import functools
 import types
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import attrs
 
@@ -25,7 +25,7 @@ from policyengine.evaluator import SUBJECT_VARIABLES, CompiledRule, evaluate_rul
 from policyengine.policyfile import NAMED_CONDITION_KEYS, ParameterDecl, PolicyModel, RuleDecl, read_policy_file
 from policyengine.recordschema import RecordSchema, load_record_schema
 from policyengine.records import RecordSet, load_records
-from policyengine.report import Report
+from policyengine.report import Finding, Report
 from policyengine.runtime import DECIMAL_CONTEXT
 from policyengine.source import Scalar
 
@@ -55,12 +55,43 @@ class Policy:
 
     def evaluate(self, records: RecordSet | Any, as_of: dt.date | None = None) -> Report:
         """Evaluate every rule on every subject. `records`: a RecordSet, a path or a mapping."""
+        return self._evaluate_rules(self.rules, records, as_of or dt.date.today())
+
+    def evaluate_many(self, shards: Iterable[Any], as_of: dt.date | None = None,
+                      jurisdiction_records: Any = None) -> Iterator[Finding]:
+        """Stream findings over record sets too large for memory at once.
+
+        `shards` yields record sets (paths, mappings or RecordSets), each closed under navigation:
+        a group of communities with their units, persons, assignments, activities … Only one shard
+        is held at a time. Rules that read only their subject and what it navigates to are
+        evaluated shard by shard; rules that read province-wide collections (jurisdiction targets,
+        budget floors, uniqueness across communities — `Policy.scanning_rules`) run once, as the
+        final reduce step, on `jurisdiction_records`: the province-wide records those rules read
+        (e.g. the communities, units and budgets), which the caller supplies. Findings come out
+        shard by shard, each shard's in the report's order; the union equals `evaluate` on all the
+        records whenever every shard is closed and the jurisdiction records hold what the scanning
+        rules read."""
+        as_of = as_of or dt.date.today()
+        local = tuple(rule for rule in self.rules if not rule.scans)
+        scanning = tuple(rule for rule in self.rules if rule.scans)
+        if scanning and jurisdiction_records is None:
+            raise ValueError("these rules read province-wide collections and need jurisdiction_records: "
+                             + ", ".join(rule.id for rule in scanning))
+        for shard in shards:
+            yield from self._evaluate_rules(local, shard, as_of).findings
+        if scanning:
+            yield from self._evaluate_rules(scanning, jurisdiction_records, as_of).findings
+
+    @property
+    def scanning_rules(self) -> tuple[str, ...]:
+        """Ids of the rules that read province-wide collections (see `evaluate_many`)."""
+        return tuple(rule.id for rule in self.rules if rule.scans)
+
+    def _evaluate_rules(self, rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date) -> Report:
         if not isinstance(records, RecordSet):
             records = load_records(records)
-        as_of = as_of or dt.date.today()
-        collections = tuple(load_record_schema().collections)
-        return evaluate_rules(self.rules, records, as_of, self.jurisdiction,
-                              (self.effective_from, self.effective_to), self.name, collections)
+        return evaluate_rules(rules, records, as_of, self.jurisdiction, (self.effective_from, self.effective_to),
+                              self.name, tuple(load_record_schema().collections))
 
     def rule(self, rule_id: str) -> CompiledRule:
         for rule in self.rules:
@@ -268,6 +299,7 @@ class _Builder:
             amount_is_money=amount_type == t.MONEY, pays_when=compiled.get("pays_when"),
             value=compiled.get("value"), values=values,
             parameters=tuple((p, parameters[p].value) for p in sorted(checker.parameters_used)),
+            scans=tuple(sorted(checker.collections_used)),
             citation=decl.citation,
             message=decl.message_zh or decl.message_en)
 

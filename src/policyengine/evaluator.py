@@ -53,6 +53,7 @@ class CompiledRule:
     value: Callable | None
     values: tuple[tuple[str, Callable], ...]
     parameters: tuple[tuple[str, Any], ...]  # referenced parameters and their values, reported
+    scans: tuple[str, ...]  # province-wide collections read (beyond navigation from the subject)
     citation: Citation
     message: str | None
 
