@@ -1287,7 +1287,7 @@ def _ruian(sc: _Scene, focus: int) -> None:
     rnd = sc.rnd
     R = "ruian"
     city = _param(R, "city_code", "ruian")
-    model = rnd.choice(("fusion", "co_build", "co_build", "co_build", "collaborative", "collaborative"))
+    model = rnd.choice(("fusion", "co_build", "co_build", "collaborative", "collaborative"))
     g = _group(sc, city, model, "core", rnd.choice(("member", "campus")), rnd.choice((1, 1, 2)), focus)
     cid, core, members = g["cid"], g["core"], g["members"]
     zones = _seq(R, "mountain_zones", ("高楼",))
@@ -1356,7 +1356,11 @@ def _ruian(sc: _Scene, focus: int) -> None:
         participants = list(g["units"]) if sc.ok(75) else g["units"][:-1]
         sc.activity(cid, "joint_quality_test", sc.day_in(dt.date(focus, 9, 1), dt.date(focus + 1, 6, 30)), core,
                     participants)
-    for _ in range(rnd.choice((0, 1, 2))):  # synchronized classes, debriefed within the week or not
+    if model == "collaborative":  # support teaching at a rural member, with its paperwork (mostly)
+        s = dt.date(focus, 9, 1)
+        sc.assignment(sc.person(core), core, members[0], "support_teaching", s, s + dt.timedelta(days=300), cid,
+                      paperwork_done=sc.ok(85))
+    for _ in range(rnd.choice((1, 2)) if model == "collaborative" else 0):  # synchronized classes, debriefed within the week or not
         held = sc.day_in(dt.date(focus, 9, 1), dt.date(focus + 1, 6, 30))
         sc.activity(cid, "sync_class", held, core, g["units"])
         if sc.ok(70):
@@ -1545,7 +1549,7 @@ def _funding(sc: _Scene, focus: int) -> None:
 _FUNDING = _funding
 SCENARIOS = {"liuzhou": _liuzhou, "liuzhou_districts": _liuzhou_districts, "liuzhou_first_batch": _liuzhou_first_batch, "ruian": _ruian,
              "suixian": _suixian, "yueqing": _yueqing, "funding": _funding}
-SCENARIO_WEIGHTS = {"liuzhou": 2, "liuzhou_districts": 2, "ruian": 3, "suixian": 2, "yueqing": 2}  # the broader families more often
+SCENARIO_WEIGHTS = {"liuzhou": 2, "liuzhou_districts": 2, "ruian": 3, "suixian": 3, "yueqing": 2}  # the broader families more often
 ROSTERS = {"ruian_roster": _ruian_roster, "yueqing_roster": _yueqing_roster, "suixian_roster": _suixian_roster, "liuzhou_first_batch": _liuzhou_first_batch}
 
 
