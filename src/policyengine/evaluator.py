@@ -137,7 +137,7 @@ def _unordered(value: Any) -> Any:
 
 
 def _decide(rule: CompiledRule, period, args: tuple, as_of: dt.date, values: dict) -> tuple[str, Decimal | None]:
-    failed = _failed(rule.when, args)
+    failed = _failed(rule.when, args, first_only=True)
     if failed is not None:
         values["reason"] = "不适用 / outside the rule's scope (when)"
         values["unmet"] = failed
@@ -191,14 +191,17 @@ def _amount(rule: CompiledRule, args: tuple, values: dict) -> Decimal:
     return amount
 
 
-def _failed(conditions: Conditions, args: tuple) -> tuple[str, ...] | None:
-    """None when every condition holds, else the names of those that fail. A condition that is
-    false decides even when another one lacks data; only when none is false does absence count."""
+def _failed(conditions: Conditions, args: tuple, first_only: bool = False) -> tuple[str, ...] | None:
+    """None when every condition holds, else the names of those that fail (only the first with
+    `first_only`, as for `when`: one unmet condition puts the subject outside the rule). A false
+    condition decides even when another one lacks data; only when none is false does absence count."""
     failed, absent = [], None
     for name, condition in conditions:
         try:
             if not condition(*args):
                 failed.append(name or "*")
+                if first_only:
+                    break
         except runtime.Absent as missing:
             absent = absent or missing
     if failed:
