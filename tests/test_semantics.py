@@ -619,3 +619,10 @@ def test_compile_expression_reports_positions_and_unknown_kinds():
     assert [(d.code, d.span.line, d.span.col) for d in caught.value.diagnostics] == [("PE202", 1, 8), ("PE201", 1, 15)]
     with pytest.raises(ValueError):
         compile_expression("true", "no_such_kind")
+
+
+def test_flatten_joins_nested_lists_in_order():
+    f = compile_expression("flatten([record.a, record.b, []])", {"a": "list<string>", "b": "list<string>"})
+    assert f({"a": ("马屿", "陶山"), "b": ("高楼",)}) == ("马屿", "陶山", "高楼")
+    g = compile_expression("count(flatten([m.unit.aliases for m in record.units]))", "community", name="record")
+    assert callable(g)

@@ -98,6 +98,16 @@ def _extremum(types):
     return common, None
 
 
+def _flatten(types):
+    problem = _arity("", types, 1)
+    if problem:
+        return None, problem
+    outer = types[0]
+    if not (isinstance(outer, t.ListType) and isinstance(outer.element, t.ListType)):
+        return _wrong(0, "list<list<…>>", outer)
+    return outer.element, None
+
+
 def _keys_values(which: str):
     def check(types):
         problem = _arity("", types, 1)
@@ -176,6 +186,7 @@ FUNCTIONS: dict[str, tuple[Signature, Callable]] = {
     "endswith": (_fixed(t.BOOL, S, S), lambda s, p: s.endswith(p)),
     "replace": (_fixed(t.STRING, S, S, S), lambda s, old, new: s.replace(old, new)),
     "concat": (_concat, lambda xs: "".join(xs)),
+    "flatten": (_flatten, lambda xss: tuple(x for xs in xss for x in xs)),
     "keys": (_keys_values("keys"), lambda m: tuple(sorted(m))),
     "values": (_keys_values("values"), lambda m: tuple(m[k] for k in sorted(m))),
     "allocate": (_allocate, runtime.allocate),
