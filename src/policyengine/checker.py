@@ -1,8 +1,11 @@
 """Checker: AST nodes → typed IR, resolving every name and reporting every error (PE2xx, PE3xx).
 
 Names resolve, innermost first: comprehension variables and definition arguments, the rule's subject
-variables, definitions (inlined as `Let`), parameters (constants), globals. Definitions are checked
-where they are used, in the scope of that rule; recursion is reported, never followed.
+variables, definitions, parameters (constants), globals. A typed definition is checked once, where it
+is defined, against its declared parameter and result types (the elaborator does that); a use only
+checks the arguments against the declaration and becomes a `DefCall`. An untyped definition is a
+macro: checked where it is used, in the scope of that rule, and inlined as a `Let`. Recursion is
+reported, never followed.
 """
 
 from __future__ import annotations
@@ -30,11 +33,25 @@ class CheckFailed(Exception):
     """Raised inside the checker to abandon one sub-expression after its diagnostic was recorded."""
 
 
+@attrs.define
+class Signature:
+    """A typed definition as its callers see it. Filled in by the elaborator as it checks the
+    definition (callees before callers): what it reads, and which parameters meet an enum."""
+
+    params: tuple[t.Type, ...]
+    result: t.Type
+    parameters_used: set = attrs.field(factory=set)
+    collections_used: set = attrs.field(factory=set)
+    enum_params: dict = attrs.field(factory=dict)  # parameter position → the enum it is compared with
+    folded: tuple | None = None  # (value,) of a constant definition without parameters
+
+
 @attrs.frozen
 class Definition:
     name: str
     params: tuple[str, ...]
     body: n.Node | None  # None when it did not parse
+    signature: Signature | None = None  # typed definitions only
 
 
 @attrs.frozen
@@ -42,6 +59,7 @@ class Parameter:
     name: str
     value: object
     type: t.Type
+    span: object = None  # where it is declared
 
 
 @attrs.define
@@ -64,6 +82,9 @@ class Checker:
         self.diagnostics = diagnostics
         self.parameters_used: set[str] = set()
         self.collections_used: set[str] = set()  # province-wide record collections the code iterates
+        self.definitions_used: set[str] = set()
+        self.enum_params: dict[str, t.EnumType] = {}  # while checking a typed definition: its parameters' idents
+        self._param_idents: frozenset[str] = frozenset()
         self._idents = itertools.count()
         self._expanding: list[str] = []
         self._size = 0
@@ -132,7 +153,7 @@ class Checker:
         if name in self.env.variables:
             return ir.Var(self.env.variables[name], node.span, name)
         if name in self.env.definitions:
-            return self._expand(self.env.definitions[name], (), node, local)
+            return self._use(self.env.definitions[name], (), node, local)
         if name in self.env.parameters:
             parameter = self.env.parameters[name]
             self.parameters_used.add(name)
@@ -143,21 +164,83 @@ class Checker:
             return ir.Global(self.env.globals[name], node.span, name)
         self.error("PE201", node, name=name)
 
+    def _use(self, definition: Definition, args: tuple[n.Node, ...], node: n.Node, local) -> ir.IR:
+        self.definitions_used.add(definition.name)
+        if len(args) != len(definition.params):
+            self.error("PE204", node, name=definition.name, expected=len(definition.params), actual=len(args))
+        if definition.signature is not None:
+            return self._call_typed(definition, args, node, local)
+        return self._expand(definition, args, node, local)
+
+    def _call_typed(self, definition: Definition, args: tuple[n.Node, ...], node: n.Node, local) -> ir.IR:
+        signature = definition.signature
+        values = self._check_all(args, local)
+        for position, (value, expected, arg) in enumerate(zip(values, signature.params, args)):
+            if not t.assignable(expected, value.type):
+                self.error("PE305", arg, name=definition.name, expected=expected, actual=f"{value.type} (#{position + 1})")
+            self._enum_literals(arg, expected, value)
+            if position in signature.enum_params:  # a string parameter the definition compares with an enum
+                self._enum_literals(arg, signature.enum_params[position], value)
+        self.parameters_used |= signature.parameters_used
+        self.collections_used |= signature.collections_used
+        if signature.folded is not None:
+            return ir.Const(signature.result, node.span, signature.folded[0])
+        return ir.DefCall(signature.result, node.span, definition.name, tuple(values))
+
     def _expand(self, definition: Definition, args: tuple[n.Node, ...], node: n.Node, local) -> ir.IR:
         if definition.name in self._expanding:
             self.error("PE205", node, name=definition.name)
-        if len(args) != len(definition.params):
-            self.error("PE204", node, name=definition.name, expected=len(definition.params), actual=len(args))
         if definition.body is None:
             raise CheckFailed  # its syntax error is already reported
-        bindings = tuple((self.fresh(p), self._check(a, local)) for p, a in zip(definition.params, args))
-        inner = {p: ir.Var(value.type, value.span, ident) for p, (ident, value) in zip(definition.params, bindings)}
+        inner, bindings = {}, []
+        for param, arg in zip(definition.params, args):
+            value = self._check(arg, local)
+            if _is_constant(value):  # substituted, so that the body sees a literal (enum checks, no binding)
+                inner[param] = value
+            else:
+                ident = self.fresh(param)
+                bindings.append((ident, value))
+                inner[param] = ir.Var(value.type, value.span, ident)
         self._expanding.append(definition.name)
         try:
             body = self._check(definition.body, inner)  # lexical scope: the caller's locals are not visible
         finally:
             self._expanding.pop()
-        return ir.Let(body.type, node.span, bindings, body) if bindings else body
+        return ir.Let(body.type, node.span, tuple(bindings), body) if bindings else body
+
+    def check_definition(self, definition: Definition, span) -> tuple[ir.IR | None, tuple[str, ...]]:
+        """Check a typed definition's body once, with its parameters bound to their declared types:
+        (the body's IR or None, the parameters' idents in order)."""
+        signature = definition.signature
+        idents = tuple(self.fresh(p) for p in definition.params)
+        local = {p: ir.Var(tp, span, ident) for p, tp, ident in zip(definition.params, signature.params, idents)}
+        self._param_idents = frozenset(idents)
+        self._expanding.append(definition.name)
+        try:
+            if definition.body is None:
+                return None, idents
+            self._size = 0
+            self._root = definition.body
+            try:
+                body = self._check(definition.body, local)
+            except CheckFailed:
+                return None, idents
+        finally:
+            self._expanding.pop()
+            self._param_idents = frozenset()
+        if not t.assignable(signature.result, body.type):
+            self.diagnostics.append(Diagnostic("PE307", definition.body.span, {
+                "field": definition.name, "expected": signature.result, "actual": body.type}))
+            return None, idents
+        try:
+            self._enum_literals(definition.body, signature.result, body)
+        except CheckFailed:
+            return None, idents
+        signature.enum_params = {i: self.enum_params[ident] for i, ident in enumerate(idents)
+                                 if ident in self.enum_params}
+        signature.parameters_used = set(self.parameters_used)
+        signature.collections_used = set(self.collections_used)
+        return body, idents
 
     # access -----------------------------------------------------------------------------------
     def _field(self, node: n.Field, local) -> ir.IR:
@@ -254,7 +337,7 @@ class Checker:
     # calls and comprehensions -----------------------------------------------------------------
     def _call(self, node: n.Call, local) -> ir.IR:
         if node.function in self.env.definitions:
-            return self._expand(self.env.definitions[node.function], node.args, node, local)
+            return self._use(self.env.definitions[node.function], node.args, node, local)
         if node.function == "has":
             return self._has(node, local)
         if node.function == "__invalid_literal__":
@@ -339,11 +422,24 @@ class Checker:
             return
         literals = value.items if isinstance(value, ir.ListOf) else (value,)
         for literal in literals:
-            if isinstance(literal, ir.Const) and isinstance(literal.value, str) and literal.value not in expected.values:
-                self.diagnostics.append(Diagnostic("PE304", literal.span, {
-                    "value": repr(literal.value), "enum": expected.name,
-                    "choices": ", ".join(sorted(expected.values))}))
-                raise CheckFailed
+            if isinstance(literal, ir.Var) and literal.ident in self._param_idents:
+                self.enum_params.setdefault(literal.ident, expected)  # checked at each call's literal
+                continue
+            if not isinstance(literal, ir.Const):
+                continue
+            # a literal, or a list parameter's value (its strings are checked one by one)
+            strings = literal.value if isinstance(literal.value, tuple) else (literal.value,)
+            for string in strings:
+                if isinstance(string, str) and string not in expected.values:
+                    self.diagnostics.append(Diagnostic("PE304", literal.span, {
+                        "value": repr(string), "enum": expected.name,
+                        "choices": ", ".join(sorted(expected.values))}))
+                    raise CheckFailed
+
+
+def _is_constant(value: ir.IR) -> bool:
+    return isinstance(value, ir.Const) or isinstance(value, ir.ListOf) and all(
+        isinstance(item, ir.Const) for item in value.items)
 
 
 def _arithmetic(op: str, a: t.Type, b: t.Type) -> tuple[t.Type | None, str]:

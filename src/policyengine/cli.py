@@ -98,9 +98,9 @@ def _check(args) -> int:
     else:
         for diagnostic in problems:
             print(_render_with_source(diagnostic, args.lang))
-        if not problems:
+        if not any(not d.is_warning for d in problems):
             print(f"ok: {len(args.files)} file(s)" if args.lang == "en" else f"通过：{len(args.files)} 个文件")
-    return 1 if problems else 0
+    return 1 if any(not d.is_warning for d in problems) else 0  # warnings alone do not fail a check
 
 
 def _render_with_source(diagnostic, lang: str) -> str:

@@ -13,7 +13,7 @@ import decimal
 import itertools
 import re
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
@@ -30,7 +30,8 @@ _BINARY = {"add": "+", "sub": "-", "mul": "*", "eq": "==", "ne": "!=", "lt": "<"
 class _Generator:
     """Emits the Python expression for an IR tree, collecting the closure constants it needs."""
 
-    def __init__(self) -> None:
+    def __init__(self, functions: Mapping[str, Callable] | None = None) -> None:
+        self.functions = functions or {}  # typed definition name → its compiled function
         self.constants: dict[str, Any] = {}
         self._by_identity: dict[int, str] = {}
         self._temps = itertools.count()
@@ -173,6 +174,10 @@ class _Generator:
             return f"_rt.distinct({element} {loop})"
         return f"tuple([{element} {loop}])"
 
+    def _defcall(self, node: ir.DefCall, iterable: bool) -> str:
+        function = self.constant(self.functions[node.name])
+        return f"{function}({''.join(self.emit(a) + ', ' for a in node.args)}_g)"
+
     def _let(self, node: ir.Let, iterable: bool) -> str:
         names = ", ".join(_python_name(ident) for ident, _ in node.bindings)
         values = ", ".join(self.emit(value) for _, value in node.bindings)
@@ -180,7 +185,27 @@ class _Generator:
 
 
 def _python_name(ident: str) -> str:
-    return "v_" + _checked(ident)
+    return "v_" + mangle(ident)
+
+
+def mangle(name: str) -> str:
+    """Any text → a Python identifier, injectively: ASCII letters and digits stay, `_` doubles, every
+    other character becomes `_x<hex>_`. Emitted names never come from policy text unmangled."""
+    out = []
+    for ch in name:
+        if ch.isascii() and ch.isalnum():
+            out.append(ch)
+        elif ch == "_":
+            out.append("__")
+        else:
+            out.append(f"_x{ord(ch):x}_")
+    return "".join(out)
+
+
+def function_name(*parts: str) -> str:
+    """A readable, always valid name for a generated function (it labels tracebacks and profiles;
+    unlike variables, function names need not be distinct)."""
+    return "f_" + re.sub(r"[^A-Za-z0-9_]", "_", "__".join(parts))
 
 
 def _checked(name: str) -> str:
@@ -190,9 +215,10 @@ def _checked(name: str) -> str:
 
 
 def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression", *,
-               own_decimal_context: bool = False) -> Callable:
+               own_decimal_context: bool = False, functions: Mapping[str, Callable] | None = None) -> Callable:
     """Compile one checked expression to a function of `parameters` (identifiers of bound variables;
-    `_g` for the evaluation context).
+    `_g` for the evaluation context). `functions`: the compiled typed definitions that `DefCall`s
+    name (compiled before, callees first).
 
     `own_decimal_context`: the function itself runs its decimal arithmetic in
     `runtime.DECIMAL_CONTEXT`, whatever the caller's context (for functions called directly, as
@@ -200,11 +226,11 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     an expression whose result can depend on the context (`+ - *`, negation, `sum`, `abs`,
     `allocate`) pays for the switch, and not when the caller's context has the same precision and
     rounding (then `+ - *` give the same results; exponent limits are far beyond any amount)."""
-    generator = _Generator()
+    generator = _Generator(functions)
     body = generator.emit(node)
     arguments = ", ".join(p if p == "_g" else _python_name(p) for p in parameters)
     closure = ", ".join(["_rt", "_absent", "_getcontext", "_setcontext", "_context", *generator.constants])
-    function_name = _checked(name)
+    function_name = name if _SAFE_IDENT.match(name) and not name.startswith("_") else "f_" + mangle(name)
     if own_decimal_context and _depends_on_decimal_context(node):
         source = (f"def _make({closure}):\n"
                   f"    def {function_name}({arguments}):\n"

@@ -25,6 +25,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE204": ("{name} 需要 {expected} 个参数，实际为 {actual} 个", "{name} takes {expected} argument(s), got {actual}"),
     "PE205": ("定义 {name} 递归引用了自身", "definition {name} refers to itself"),
     "PE206": ("名称 {name} 重复定义", "name {name} is defined twice"),
+    "PE207": ("{what} 名称 {name} 不符合标识符规则：小写字母开头，只含 a-z、0-9 和 _，至多 64 个字符，不是关键字或保留名",
+              "{what} name {name} breaks the identifier rule: a lower-case letter, then a-z, 0-9 or _, at most 64 "
+              "characters, not a keyword or reserved name"),
+    "PE208": ("定义 {name} 未被使用", "definition {name} is never used"),
     "PE301": ("运算 {op} 不适用于 {left} 和 {right}", "operator {op} does not apply to {left} and {right}"),
     "PE302": ("无法比较 {left} 与 {right}", "cannot compare {left} with {right}"),
     "PE303": ("条件必须是布尔值，实际为 {actual}", "a condition must be bool, got {actual}"),
@@ -43,9 +47,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE408": ("参数 {name} 的取值与声明不符：{problem}", "parameter {name} does not match its declaration: {problem}"),
     "PE409": ("编号 {id} 在 rules 与 not_encoded 中重复出现", "id {id} appears more than once across rules and not_encoded"),
     "PE410": ("{kind} 类规则{problem}", "a {kind} rule {problem_en}"),
+    "PE411": ("规则编号 {id} 不符合目录 §1.6 的格式 city.group.name（小写字母、数字、_，以 . 分隔）",
+              "rule id {id} does not follow catalog §1.6: city.group.name (lower-case letters, digits, _, separated by .)"),
+    "PE412": ("未知类型 {type}（可用：number、money、bool、string、date、duration、period、记录类型、enum:名称、list<T>、map<K,V>）",
+              "unknown type {type} (use number, money, bool, string, date, duration, period, a record kind, "
+              "enum:NAME, list<T>, map<K,V>)"),
+    "PE413": ("无法导入 {path}：{problem}", "cannot import {path}: {problem}"),
     "PE501": ("表达式过深或过大：{what_zh}超过 {limit}", "expression too deep or too large: {what_en} over {limit}"),
     "PE502": ("表达式过长（超过 {limit} 个字符）", "expression too long (over {limit} characters)"),
 }
+
+
+# codes that report a problem worth fixing but do not stop a policy from loading
+WARNINGS = frozenset({"PE208"})
 
 
 @attrs.frozen
@@ -54,17 +68,23 @@ class Diagnostic:
     span: Span
     args: dict = attrs.field(factory=dict, eq=False)
 
+    @property
+    def is_warning(self) -> bool:
+        return self.code in WARNINGS
+
     def message(self, lang: str = "zh") -> str:
         zh, en = MESSAGES[self.code]
         template = zh if lang == "zh" else en
         return template.format_map(_Defaulting(self.args))
 
     def render(self, lang: str = "zh") -> str:
-        return f"{self.span}: {self.code} {self.message(lang)}"
+        flag = ("警告 " if lang == "zh" else "warning ") if self.is_warning else ""
+        return f"{self.span}: {self.code} {flag}{self.message(lang)}"
 
     def to_json(self, lang: str = "zh") -> dict:
         return {"file": self.span.file, "line": self.span.line, "col": self.span.col,
-                "code": self.code, "message": self.message(lang)}
+                "code": self.code, "severity": "warning" if self.is_warning else "error",
+                "message": self.message(lang)}
 
 
 class _Defaulting(dict):

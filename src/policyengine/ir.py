@@ -1,7 +1,8 @@
 """Checked IR: the checker's output and the compiler's input.
 
 Every name is resolved (to a constant, a bound variable or a global), every operator is resolved
-to the one operation its operand types select, definitions are inlined as `Let`s, and every node
+to the one operation its operand types select, untyped definitions are inlined as `Let`s, typed ones
+are `DefCall`s of their own compiled function, and every node
 carries its type. The compiler can therefore emit code without looking anything up.
 """
 
@@ -116,6 +117,15 @@ class Comprehension(IR):
 @attrs.frozen(weakref_slot=True)
 class ListOf(IR):
     items: tuple[IR, ...]
+
+
+@attrs.frozen(weakref_slot=True)
+class DefCall(IR):
+    """A call of a typed definition: compiled once as its own function, called here with the
+    arguments and the evaluation context."""
+
+    name: str
+    args: tuple[IR, ...]
 
 
 @attrs.frozen(weakref_slot=True)

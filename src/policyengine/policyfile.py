@@ -7,6 +7,7 @@ passed through as a raw dict, and expressions stay unparsed `Scalar`s for the pa
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import attrs
@@ -30,8 +31,25 @@ KIND_TAKES = {"requirement": ("when", "require", "exception"), "deadline": ("whe
               "entitlement": ("when", "grant"), "eligibility": ("when", "grant"), "derived": ("when", "value")}
 NAMED_CONDITION_KEYS = ("when", "require", "grant")
 
-TOP_KEYS = ("format", "jurisdiction", "title", "source", "effective", "description", "parameters", "definitions",
-            "rules", "not_encoded")
+TOP_KEYS = ("format", "jurisdiction", "title", "source", "effective", "description", "imports", "parameters",
+            "definitions", "rules", "not_encoded")
+LIBRARY_KEYS = ("format", "description", "imports", "definitions", "templates")
+POLICY_FORMAT = "policyengine/1"
+LIBRARY_FORMAT = "policyengine-library/1"
+DEFINITION_KEYS = ("params", "type", "expr", "description")
+
+# One identifier rule for every name an author declares (parameters, definitions and their parameters,
+# `let:` names, templates and their arguments): lower-case ASCII, digits and `_`, starting with a letter,
+# at most 64 characters, not a keyword. The grammar's NAME token accepts all of them, and the compiler
+# can emit them (mangled) without escaping surprises.
+IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,63}")
+KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "in", "between", "for", "where", "true", "false"})
+# Rule ids (catalog §1.6): `city.group.name`, lower-case ASCII, at least two dot-separated parts.
+RULE_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+
+
+def is_identifier(name: str) -> bool:
+    return bool(IDENTIFIER.fullmatch(name)) and name not in KEYWORDS
 RULE_KEYS = ("id", "kind", "strength", "subject", "per", *EXPRESSION_KEYS, "values", "citation", "message",
              "description", "note")
 PARAMETER_KEYS = ("value", "type", "unit", "description", "ambiguity", "choices", "effective", "source")
@@ -51,9 +69,25 @@ class ParameterDecl:
 
 @attrs.frozen
 class DefinitionDecl:
+    """`name(a, b): "expr"` (untyped: a macro, inlined and checked where used) or the typed form
+    `name: {params: {a: T, b: U}, type: R, expr: "..."}` (checked once, compiled once as a function)."""
+
     name: str
     params: tuple[str, ...]
     body: Scalar
+    span: Span
+    param_types: tuple[Scalar, ...] | None = None  # typed form: the declared type of each parameter
+    result_type: Scalar | None = None  # typed form: the declared result type
+    description: str | None = None
+
+    @property
+    def typed(self) -> bool:
+        return self.result_type is not None
+
+
+@attrs.frozen
+class ImportDecl:
+    path: str  # as written: relative to the importing file, else to the bundled policies/ folder
     span: Span
 
 
@@ -94,9 +128,33 @@ class PolicyModel:
     definitions: tuple[DefinitionDecl, ...]
     rules: tuple[RuleDecl, ...]
     not_encoded: tuple[NotEncoded, ...]
+    imports: tuple[ImportDecl, ...] = ()
+
+
+@attrs.frozen
+class LibraryModel:
+    """A library file: typed definitions (and rule templates) shared by policies through `imports:`."""
+
+    path: str
+    description: str | None
+    imports: tuple[ImportDecl, ...]
+    definitions: tuple[DefinitionDecl, ...]
+    templates: tuple = ()
 
 
 def read_policy_file(path: str, text: str) -> tuple[PolicyModel | None, list[Diagnostic]]:
+    model, diagnostics = read_file(path, text, POLICY_FORMAT)
+    return model, diagnostics  # type: ignore[return-value]
+
+
+def read_library_file(path: str, text: str) -> tuple[LibraryModel | None, list[Diagnostic]]:
+    model, diagnostics = read_file(path, text, LIBRARY_FORMAT)
+    return model, diagnostics  # type: ignore[return-value]
+
+
+def read_file(path: str, text: str, expected: str | None = None) -> tuple[PolicyModel | LibraryModel | None,
+                                                                         list[Diagnostic]]:
+    """A policy or a library file, by its `format:` (or the `expected` one, reported if it differs)."""
     diagnostics: list[Diagnostic] = []
     try:
         tree, duplicates = load_yaml(path, text)
@@ -108,7 +166,21 @@ def read_policy_file(path: str, text: str) -> tuple[PolicyModel | None, list[Dia
         span = tree.span if tree is not None else Span(path, 1, 1)
         diagnostics.append(Diagnostic("PE403", span, {"key": "policy", "expected": "mapping"}))
         return None, diagnostics
+    fmt = tree.get("format")
+    written = str(fmt.value) if isinstance(fmt, Scalar) else None
+    if expected is not None and written != expected and LIBRARY_FORMAT in (written, expected):
+        reader.report("PE406", fmt.span if isinstance(fmt, Scalar) else tree.span, key="format", value=written,
+                      choices=expected)  # a library where a policy is expected, or the reverse
+        return None, diagnostics
+    if (expected or written) == LIBRARY_FORMAT:
+        return reader.library(path, tree), diagnostics
     return reader.policy(path, tree), diagnostics
+
+
+def file_format(path: str, text: str) -> str | None:
+    """The `format:` a file declares, read cheaply (None when it has none or does not parse)."""
+    match = re.search(r"^format:\s*['\"]?([\w./-]+)", text, re.MULTILINE)
+    return match.group(1) if match else None
 
 
 class _Reader:
@@ -186,8 +258,8 @@ class _Reader:
     def policy(self, path: str, top: Mapping) -> PolicyModel:
         self.keys(top, TOP_KEYS, ("format", "jurisdiction", "title", "source", "rules"))
         fmt = self.text(top, "format")
-        if fmt is not None and fmt != "policyengine/1":
-            self.report("PE406", top["format"].span, key="format", value=fmt, choices="policyengine/1")
+        if fmt is not None and fmt != POLICY_FORMAT:
+            self.report("PE406", top["format"].span, key="format", value=fmt, choices=POLICY_FORMAT)
         jurisdiction = self.mapping(top, "jurisdiction") or Mapping()
         if jurisdiction:
             self.keys(jurisdiction, ("id", "name"), ("id", "name"))
@@ -213,11 +285,33 @@ class _Reader:
             definitions=self.definitions(top),
             rules=rules,
             not_encoded=not_encoded,
+            imports=self.imports(top),
         )
+
+    def library(self, path: str, top: Mapping) -> LibraryModel:
+        self.keys(top, LIBRARY_KEYS, ("format",))
+        return LibraryModel(path, self.text(top, "description"), self.imports(top), self.definitions(top))
+
+    def imports(self, top: Mapping) -> tuple[ImportDecl, ...]:
+        result = []
+        for item in self.sequence(top, "imports"):
+            if isinstance(item, Scalar) and isinstance(item.value, str) and item.value.strip():
+                result.append(ImportDecl(item.value.strip(), item.span))
+            else:
+                self.report("PE403", getattr(item, "span", top.span), key="imports[]", expected="path")
+        return tuple(result)
+
+    def identifier(self, name: str, span: Span, what: str) -> bool:
+        if is_identifier(name):
+            return True
+        self.report("PE207", span, name=name, what=what)
+        return False
 
     def parameters(self, top: Mapping) -> tuple[ParameterDecl, ...]:
         result = []
         for name, body in (self.mapping(top, "parameters") or Mapping()).items():
+            if not self.identifier(str(name), top["parameters"].key_spans[name], "parameter"):
+                continue
             if not isinstance(body, Mapping):
                 self.report("PE403", _span(body, top["parameters"], name), key=name, expected="mapping")
                 continue
@@ -240,15 +334,47 @@ class _Reader:
         result = []
         section = self.mapping(top, "definitions") or Mapping()
         for header, body in section.items():
-            name, params = _split_header(header)
+            span = section.key_spans[header]
+            name, params = _split_header(str(header))
             if name is None:
-                self.report("PE403", section.key_spans[header], key=header, expected="name or name(a, b)")
+                self.report("PE403", span, key=header, expected="name or name(a, b)")
+                continue
+            if not all([self.identifier(name, span, "definition")] +
+                       [self.identifier(p, span, "definition parameter") for p in params]):
+                continue
+            if isinstance(body, Mapping):
+                typed = self.typed_definition(name, params, body, span)
+                if typed is not None:
+                    result.append(typed)
                 continue
             if not isinstance(body, Scalar):
                 self.report("PE403", _span(body, section, header), key=header, expected="expression")
                 continue
-            result.append(DefinitionDecl(name, params, body, section.key_spans[header]))
+            result.append(DefinitionDecl(name, params, body, span))
         return tuple(result)
+
+    def typed_definition(self, name: str, header_params: tuple, body: Mapping, span: Span) -> DefinitionDecl | None:
+        self.keys(body, DEFINITION_KEYS, ("type", "expr"))
+        if header_params:
+            self.report("PE403", span, key=name, expected="name (the parameters go under params:)")
+            return None
+        if "params" in body and not isinstance(body["params"], Mapping):
+            self.report("PE403", _span(body["params"], body, "params"), key="params", expected="mapping name → type")
+            return None
+        params = self.mapping(body, "params") or Mapping()
+        names, types = [], []
+        for param, declared in params.items():
+            if not self.identifier(str(param), params.key_spans[param], "definition parameter"):
+                return None
+            if not isinstance(declared, Scalar) or not isinstance(declared.value, str):
+                self.report("PE403", _span(declared, params, param), key=param, expected="type")
+                return None
+            names.append(str(param))
+            types.append(declared)
+        result, expr = self.scalar(body, "type"), self.scalar(body, "expr")
+        if result is None or expr is None:
+            return None
+        return DefinitionDecl(name, tuple(names), expr, span, tuple(types), result, self.text(body, "description"))
 
     def rule(self, item: Any) -> RuleDecl | None:
         if not isinstance(item, Mapping):
@@ -256,6 +382,8 @@ class _Reader:
             return None
         self.keys(item, RULE_KEYS, ("id", "kind", "subject"))
         rule_id = self.text(item, "id")
+        if rule_id is not None and not RULE_ID.fullmatch(rule_id):
+            self.report("PE411", item["id"].span, id=rule_id)
         kind = self.choice(item, "kind", RULE_KINDS, False)
         strength = self.choice(item, "strength", STRENGTHS, False)
         subject = self.choice(item, "subject", SUBJECTS, False)
@@ -343,14 +471,14 @@ def _split_header(header: str) -> tuple[str | None, tuple[str, ...]]:
     """`name` or `name(a, b)` → ("name", ("a", "b"))."""
     header = header.strip()
     if "(" not in header:
-        return (header, ()) if header.isidentifier() else (None, ())
+        return (header, ()) if header else (None, ())
     name, _, rest = header.partition("(")
-    if not rest.endswith(")") or not name.strip().isidentifier():
+    if not rest.endswith(")") or not name.strip():
         return None, ()
-    params = tuple(p.strip() for p in rest[:-1].split(",") if p.strip())
-    if not all(p.isidentifier() for p in params):
+    params = tuple(p.strip() for p in rest[:-1].split(","))
+    if not all(params) and params != ("",):
         return None, ()
-    return name.strip(), params
+    return name.strip(), tuple(p for p in params if p)
 
 
 def json_schema() -> dict:
@@ -374,6 +502,9 @@ def json_schema() -> dict:
     parameter = closed({"value": expression, "type": text, "unit": text, "description": text, "ambiguity": text,
                         "choices": {"type": "array", "items": text},
                         "effective": closed({"from": date, "to": date}), "source": text}, ("value",))
+    definition = {"oneOf": [expression, closed({"params": {"type": "object", "additionalProperties": text},
+                                                "type": text, "expr": expression, "description": text},
+                                               ("type", "expr"))]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "policyengine policy file",
@@ -384,7 +515,8 @@ def json_schema() -> dict:
             "source": closed({"file": text, "issued": date, "title": text}, ("file",)),
             "effective": closed({"from": date, "to": date}, ("from",)),
             "parameters": {"type": "object", "additionalProperties": parameter},
-            "definitions": {"type": "object", "additionalProperties": expression},
+            "imports": {"type": "array", "items": text},
+            "definitions": {"type": "object", "additionalProperties": definition},
             "rules": {"type": "array", "items": closed(rule_properties, ("id", "kind", "subject", "citation"))},
             "not_encoded": {"type": "array", "items": closed({"id": text, "reason": text}, ("id", "reason"))},
         }, ("format", "jurisdiction", "title", "source", "rules")),

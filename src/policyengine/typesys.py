@@ -92,3 +92,18 @@ def unify(a: Type, b: Type) -> Type | None:
         element = unify(a.element, b.element)
         return list_of(element) if element is not None else None
     return None
+
+
+def assignable(expected: Type, actual: Type) -> bool:
+    """Whether a value of type `actual` may be passed where `expected` is declared (a definition's
+    parameter or result): the same type, a string for an enum and back (enum literals are checked
+    separately), an empty list for any list."""
+    if expected == actual or actual == ANY:
+        return True
+    if is_stringlike(expected) and is_stringlike(actual):
+        return True
+    if isinstance(expected, ListType) and isinstance(actual, ListType):
+        return assignable(expected.element, actual.element)
+    if isinstance(expected, MapType) and isinstance(actual, MapType):
+        return assignable(expected.key, actual.key) and assignable(expected.value, actual.value)
+    return False

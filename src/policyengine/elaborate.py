@@ -1,0 +1,474 @@
+"""Elaboration: a read policy model → checked, compiled rules (the stage between the file and evaluation).
+
+In order: the imported library files (transitively, each once), the parameters with the caller's
+overrides, the definitions (typed ones checked once where they are defined and compiled once as
+functions, callees first; untyped ones kept as macros), then every rule's expressions. Every problem
+is a diagnostic; nothing here raises on bad input except an unusable override (PolicyError).
+"""
+
+from __future__ import annotations
+
+import decimal
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import attrs
+
+from policyengine import ir, parser, resources
+from policyengine import typesys as t
+from policyengine.checker import AGGREGATES, Checker, Definition, Environment, Parameter, Signature
+from policyengine.compiler import compile_ir, function_name
+from policyengine.diagnostics import Diagnostic, PolicyError
+from policyengine.evaluator import SUBJECT_VARIABLES, CompiledRule
+from policyengine.functions import FUNCTIONS
+from policyengine.policyfile import (NAMED_CONDITION_KEYS, DefinitionDecl, ImportDecl, LibraryModel, ParameterDecl,
+                                     PolicyModel, RuleDecl, read_library_file)
+from policyengine.recordschema import RecordSchema
+from policyengine.runtime import DECIMAL_CONTEXT
+from policyengine.source import Scalar, Span
+from policyengine import runtime
+
+RESULT_TYPES = {"when": (t.BOOL,), "require": (t.BOOL,), "grant": (t.BOOL,), "exception": (t.BOOL,),
+                "pays_when": (t.BOOL,), "due": (t.DATE,), "amount": (t.MONEY, t.NUMBER), "value": (),
+                "values": ()}
+MAX_LIBRARY_FILES = 64  # imports are bounded like everything else
+
+
+@attrs.frozen
+class Elaboration:
+    """What the engine's facade needs to build a `Policy`."""
+
+    parameters: Mapping[str, Parameter]
+    rules: tuple[CompiledRule, ...]
+    libraries: tuple[str, ...]  # the imported files, in load order
+
+
+def elaborate(model: PolicyModel | LibraryModel, schema: RecordSchema, diagnostics: list[Diagnostic],
+              overrides: Mapping[str, Any] | None = None) -> Elaboration:
+    return Elaborator(model, schema, diagnostics).run(overrides or {})
+
+
+def reserved_names(schema: RecordSchema) -> frozenset[str]:
+    """Names a parameter or definition may not take: they already mean something in every rule."""
+    variables = {v for names, _ in SUBJECT_VARIABLES.values() for v in names}
+    return frozenset({*variables, "period", "as_of", *schema.collections, *FUNCTIONS, *AGGREGATES, "has"})
+
+
+@attrs.define
+class _Def:
+    """One definition during elaboration: its declaration, file, parsed body and checker object."""
+
+    decl: DefinitionDecl
+    file: str
+    node: Any
+    definition: Definition
+    visible: frozenset = frozenset()  # the files whose definitions its body may name
+
+
+class Elaborator:
+    def __init__(self, model: PolicyModel | LibraryModel, schema: RecordSchema, diagnostics: list[Diagnostic]):
+        self.model = model
+        self.schema = schema
+        self.diagnostics = diagnostics
+        self.reserved = reserved_names(schema)
+        self.functions: dict[str, Callable] = {}  # typed definition → compiled function
+        self.used: set[str] = set()  # definition names mentioned by rules and other definitions
+
+    def report(self, code: str, span: Span, **args: Any) -> None:
+        self.diagnostics.append(Diagnostic(code, span, args))
+
+    def failed(self) -> bool:
+        return any(not d.is_warning for d in self.diagnostics)
+
+    def run(self, overrides: Mapping[str, Any]) -> Elaboration:
+        libraries = self.libraries()
+        is_policy = isinstance(self.model, PolicyModel)
+        parameters = self.parameters(overrides) if is_policy else {}
+        definitions = self.definitions(libraries, parameters)
+        rules: tuple[CompiledRule, ...] = ()
+        if is_policy:
+            rules = tuple(r for r in (self.rule(d, definitions, parameters) for d in self.model.rules) if r)
+        self.warn_unused(definitions)
+        return Elaboration(parameters, rules, tuple(lib.path for lib in libraries))
+
+    # imports ----------------------------------------------------------------------------------
+    def libraries(self) -> list[LibraryModel]:
+        """Every library the model imports, directly or not, each once, imports before importers."""
+        loaded: dict[str, LibraryModel | None] = {}
+        order: list[LibraryModel] = []
+        self._imports_of: dict[str, frozenset[str]] = {}
+
+        def visit(importer: str, imports: tuple[ImportDecl, ...], chain: tuple[str, ...]) -> frozenset[str]:
+            reached: set[str] = set()
+            for decl in imports:
+                path = self.resolve(importer, decl)
+                if path is None:
+                    continue
+                if path in chain:  # reported; the files still see each other's definitions (no cascade)
+                    self.report("PE413", decl.span, path=decl.path, problem="循环导入 / import cycle")
+                    reached.add(path)
+                    continue
+                if path not in loaded:
+                    if len(loaded) >= MAX_LIBRARY_FILES:
+                        self.report("PE413", decl.span, path=decl.path,
+                                    problem=f"导入文件超过 {MAX_LIBRARY_FILES} 个 / more than {MAX_LIBRARY_FILES} files")
+                        continue
+                    library, problems = read_library_file(path, Path(path).read_text(encoding="utf-8"))
+                    self.diagnostics.extend(problems)
+                    loaded[path] = library
+                    if library is not None:
+                        self._imports_of[path] = visit(path, library.imports, chain + (path,))
+                        order.append(library)
+                if loaded[path] is not None:
+                    reached |= {path} | self._imports_of.get(path, frozenset())
+            return frozenset(reached)
+
+        self._imports_of[self.model.path] = visit(self.model.path, self.model.imports, (self.model.path,))
+        return order
+
+    def resolve(self, importer: str, decl: ImportDecl) -> str | None:
+        """An import path, relative to the importing file, else to the bundled policies/ folder."""
+        relative = Path(decl.path)
+        if relative.is_absolute() or relative.suffix not in (".yaml", ".yml"):
+            self.report("PE413", decl.span, path=decl.path,
+                        problem="须为相对路径的 .yaml 文件 / must be a relative path to a .yaml file")
+            return None
+        for base in (Path(importer).parent, resources.policies_dir()):
+            candidate = base / relative
+            if candidate.is_file():  # the path as the author would write it, for diagnostics
+                return os.path.normpath(candidate)
+        self.report("PE413", decl.span, path=decl.path, problem="文件不存在 / no such file")
+        return None
+
+    # parameters -------------------------------------------------------------------------------
+    def parameters(self, overrides: Mapping[str, Any]) -> dict[str, Parameter]:
+        result: dict[str, Parameter] = {}
+        declared = {d.name for d in self.model.parameters}
+        for name in overrides:
+            if name not in declared:
+                raise PolicyError([Diagnostic("PE201", Span(self.model.path, 1, 1), {"name": name})])
+        for decl in self.model.parameters:
+            if decl.name in self.reserved:
+                self.report("PE207", decl.span, name=decl.name, what="parameter")
+                continue
+            parameter = self.parameter(decl)
+            if parameter is None:
+                continue
+            if decl.name in overrides:
+                parameter = self.override(decl, parameter, overrides[decl.name])
+            result[decl.name] = parameter
+        return result
+
+    def parameter(self, decl: ParameterDecl) -> Parameter | None:
+        value, value_type = self.constant(decl.value)
+        if value_type is None:
+            return None
+        parameter = Parameter(decl.name, value, value_type, decl.value.span)
+        if not self.conforms(decl, parameter):
+            return parameter  # reported; still in scope so that its uses do not cascade into PE201
+        declared = self.declared_type(decl.type) if decl.type is not None else None
+        return attrs.evolve(parameter, type=declared) if declared is not None else parameter  # `[]` → list<string>
+
+    def constant(self, scalar: Scalar) -> tuple[Any, t.Type | None]:
+        node = parser.parse(scalar, self.diagnostics)
+        if node is None:
+            return None, None
+        env = Environment({}, {}, {}, {}, self.fields_of)
+        checked = Checker(env, self.diagnostics).check(node)
+        if checked is None:
+            return None, None
+        with decimal.localcontext(DECIMAL_CONTEXT):
+            return compile_ir(checked, ())(), checked.type
+
+    def conforms(self, decl: ParameterDecl, parameter: Parameter) -> bool:
+        problem = None
+        declared = self.declared_type(decl.type) if decl.type is not None else parameter.type
+        if declared is None or t.unify(declared, parameter.type) != declared:
+            problem = f"type {decl.type} ≠ {parameter.type}"
+        elif decl.choices is not None and parameter.value not in decl.choices:
+            problem = f"{parameter.value!r} ∉ {list(decl.choices)}"
+        if problem:
+            self.report("PE408", decl.value.span, name=decl.name, problem=problem)
+            return False
+        return True
+
+    def declared_type(self, text: str) -> t.Type | None:
+        """The language type a declaration names (`number`, `money`, `membership`, `enum:role`,
+        `list<string>` …), or None."""
+        return declared_type(text, self.schema)
+
+    def override(self, decl: ParameterDecl, base: Parameter, value: Any) -> Parameter:
+        """A caller's value for a parameter: a Python value, or an expression string for a
+        non-string parameter. It must have the declared type (and be one of its choices)."""
+        if isinstance(value, str) and not t.is_stringlike(base.type):
+            parsed, parsed_type = self.constant(parser.expression_scalar(value, f"<parameter {decl.name}>"))
+        else:
+            parsed, parsed_type = python_constant(value, base.type)
+        common = t.unify(base.type, parsed_type) if parsed_type is not None else None
+        candidate = Parameter(decl.name, parsed, common or base.type, base.span)  # `[]` defaults take their override's type
+        if common is None or not self.conforms(decl, candidate) or self.diagnostics:
+            self.report("PE408", decl.value.span, name=decl.name, problem=f"override {value!r}")
+            raise PolicyError(self.diagnostics)
+        return candidate
+
+    # definitions ------------------------------------------------------------------------------
+    def definitions(self, libraries: list[LibraryModel], parameters: Mapping[str, Parameter]) -> dict[str, Definition]:
+        """Every definition visible to the model's rules. Typed ones are checked and compiled here."""
+        entries: dict[str, _Def] = {}
+        for file, decls in [*((lib.path, lib.definitions) for lib in libraries),
+                            (self.model.path, self.model.definitions)]:
+            visible = self._imports_of.get(file, frozenset()) | {file}
+            for decl in decls:
+                entry = self.declare(decl, file, visible, entries, parameters)
+                if entry is not None:
+                    entries[decl.name] = entry
+        self._entries = entries
+        for name, entry in entries.items():  # "used": named by a rule (see `function`) or another definition
+            self.used |= _names(entry.node) - {name} - set(entry.decl.params)
+        for entry in self.typed_order(entries):
+            self.check_typed(entry, entries, parameters)
+        return {name: entry.definition for name, entry in entries.items()}
+
+    def declare(self, decl: DefinitionDecl, file: str, visible, entries, parameters) -> _Def | None:
+        if decl.name in self.reserved:
+            self.report("PE207", decl.span, name=decl.name, what="definition")
+            return None
+        if decl.name in entries or decl.name in parameters:
+            self.report("PE206", decl.span, name=decl.name)
+            return None
+        node = parser.parse(decl.body, self.diagnostics)
+        signature = None
+        if decl.typed:
+            types = [self.type_of(scalar) for scalar in (*decl.param_types, decl.result_type)]
+            if any(tp is None for tp in types):
+                return None
+            signature = Signature(tuple(types[:-1]), types[-1])
+        return _Def(decl, file, node, Definition(decl.name, decl.params, node, signature), frozenset(visible))
+
+    def type_of(self, scalar: Scalar) -> t.Type | None:
+        found = self.declared_type(str(scalar.value))
+        if found is None:
+            self.report("PE412", scalar.span, type=scalar.value)
+        return found
+
+    def typed_order(self, entries: dict[str, _Def]) -> list[_Def]:
+        """Typed definitions, each after the typed definitions it calls (through macros too).
+        A typed definition that reaches itself is reported (PE205) and left out."""
+        direct = {name: _names(entry.node) - set(entry.decl.params) for name, entry in entries.items()}
+        order: list[_Def] = []
+        state: dict[str, str] = {}  # name → "active" | "done"
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            entry = entries[name]
+            typed = entry.definition.signature is not None
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "active":
+                if typed:
+                    self.report("PE205", entry.decl.span, name=name)
+                    entry.definition = attrs.evolve(entry.definition, body=None)
+                return  # a macro's recursion is reported by the checker where it is expanded
+            state[name] = "active"
+            for other in sorted(direct[name]):
+                if other in entries:
+                    visit(other, path + (name,))
+            state[name] = "done"
+            if typed:
+                order.append(entry)
+
+        for name in entries:
+            visit(name, ())
+        return order
+
+    def check_typed(self, entry: _Def, entries: dict[str, _Def], parameters: Mapping[str, Parameter]) -> None:
+        """Check a typed definition once, in its own file's scope; compile it as a function."""
+        in_policy = entry.file == self.model.path
+        visible = {name: e.definition for name, e in entries.items() if e.file in entry.visible}
+        # a library definition reads only its arguments, other library definitions and the globals
+        env = Environment({}, visible, parameters if in_policy else {}, self.globals(), self.fields_of)
+        checker = Checker(env, self.diagnostics)
+        before = len(self.diagnostics)
+        body, idents = checker.check_definition(entry.definition, entry.decl.span)
+        if body is None or len(self.diagnostics) > before or self.failed():
+            return
+        function = compile_ir(body, (*idents, "_g"), function_name("def", entry.decl.name), functions=self.functions)
+        self.functions[entry.decl.name] = function
+        if not idents and _constant(body):
+            try:
+                with decimal.localcontext(DECIMAL_CONTEXT):
+                    entry.definition.signature.folded = (function(None),)  # folded: its uses become a constant
+            except (runtime.Absent, runtime.EvaluationError, ArithmeticError, ValueError):
+                pass  # e.g. first([]) is absent: its uses call it and report that at evaluation
+
+    def warn_unused(self, definitions: Mapping[str, Definition]) -> None:
+        if not isinstance(self.model, PolicyModel):
+            return  # a library's definitions are exported: used or not, they are not dead code
+        for name, entry in self._entries.items():
+            if entry.file == self.model.path and name not in self.used and entry.node is not None:
+                self.report("PE208", entry.decl.span, name=name)
+
+    # rules ------------------------------------------------------------------------------------
+    def fields_of(self, record_type: t.Type) -> Mapping[str, tuple[t.Type, bool]]:
+        return fields_of(self.schema, record_type)
+
+    def environment(self, decl: RuleDecl, definitions, parameters) -> Environment:
+        variables = {v: t.record(v) for v in SUBJECT_VARIABLES[decl.subject][0]}  # variable = record kind
+        if decl.per:
+            variables["period"] = t.PERIOD
+        return Environment(variables, definitions, parameters, self.globals(), self.fields_of)
+
+    def globals(self) -> dict[str, t.Type]:
+        result: dict[str, t.Type] = {"as_of": t.DATE}
+        for collection, kind in self.schema.collections.items():
+            result[collection] = t.list_of(t.record(kind.name))
+        return result
+
+    def rule(self, decl: RuleDecl, definitions, parameters) -> CompiledRule | None:
+        env = self.environment(decl, definitions, parameters)
+        checker = Checker(env, self.diagnostics)
+        arguments = (*env.variables, "_g")
+        before = len(self.diagnostics)
+        compiled: dict[str, Any] = {}
+        amount_type = None
+        for key, scalar in decl.expressions.items():
+            if isinstance(scalar, dict):
+                compiled[key] = tuple((name, self.function(checker, s, key, arguments, decl.id)[0])
+                                      for name, s in scalar.items())
+                continue
+            function, result_type = self.function(checker, scalar, key, arguments, decl.id)
+            compiled[key] = ((_short(scalar.text), function),) if key in NAMED_CONDITION_KEYS else function
+            if key == "amount":
+                amount_type = result_type
+        values = tuple((name, self.function(checker, s, "values", arguments, decl.id)[0])
+                       for name, s in decl.values.items())
+        if len(self.diagnostics) > before or decl.citation is None:
+            return None
+        return CompiledRule(
+            id=decl.id, kind=decl.kind, strength=decl.strength, subject=decl.subject, per=decl.per,
+            when=compiled.get("when", ()), require=compiled.get("require", ()), grant=compiled.get("grant", ()),
+            exception=compiled.get("exception"), due=compiled.get("due"), amount=compiled.get("amount"),
+            amount_is_money=amount_type == t.MONEY, pays_when=compiled.get("pays_when"),
+            value=compiled.get("value"), values=values,
+            parameters=tuple((p, parameters[p].value) for p in sorted(checker.parameters_used)),
+            scans=tuple(sorted(checker.collections_used)),
+            citation=decl.citation,
+            message=decl.message_zh or decl.message_en)
+
+    def function(self, checker: Checker, scalar: Scalar, key: str, arguments,
+                 rule_id: str) -> tuple[Callable | None, t.Type | None]:
+        """Parse, check and compile one expression of a rule: (function, result type), or Nones."""
+        node = parser.parse(scalar, self.diagnostics)
+        self.used |= _names(node)
+        checked = checker.expect(node, RESULT_TYPES[key], key) if node is not None else None
+        if checked is None or self.failed():  # with errors the policy does not load: nothing to compile
+            return None, checked.type if checked is not None else None
+        return (compile_ir(checked, arguments, function_name(rule_id, key), functions=self.functions),
+                checked.type)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def fields_of(schema: RecordSchema, record_type: t.Type) -> Mapping[str, tuple[t.Type, bool]]:
+    kind = schema.kinds.get(record_type.name)
+    if kind is None:
+        return {}
+    fields = {name: (f.type, f.optional) for name, f in kind.fields.items()}
+    fields.update({name: (nav.type, nav.optional) for name, nav in kind.navigations.items()})
+    return fields
+
+
+def declared_type(text: str, schema: RecordSchema) -> t.Type | None:
+    """The language type a declaration names, or None: a scalar type, a record kind, `enum:NAME`,
+    `list<T>`, `map<K,V>`."""
+    from policyengine.recordschema import SchemaError, language_type, parse_spec
+
+    text = text.strip()
+    if text in t.SCALARS:
+        return t.SCALARS[text]
+    try:
+        return language_type(parse_spec(text, set(schema.kinds), set(schema.enums)), schema.enums)
+    except (SchemaError, KeyError, ValueError):
+        return None
+
+
+def python_constant(value: Any, expected: t.Type) -> tuple[Any, t.Type | None]:
+    """A Python override value in the runtime representation, with its type (None: unusable)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, (list, tuple)):
+        element = expected.element if isinstance(expected, t.ListType) else t.ANY
+        items = [python_constant(v, element) for v in value]
+        if any(item_type is None for _, item_type in items):
+            return None, None
+        item_type = t.ANY
+        for _, other in items:
+            item_type = t.unify(item_type, other)
+            if item_type is None:
+                return None, None
+        return tuple(v for v, _ in items), t.list_of(item_type)
+    if isinstance(value, float):
+        return None, None  # floats are never exact: write the value as a string
+    if expected == t.MONEY and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return Decimal(value), t.MONEY
+    try:
+        return value, python_type(value)
+    except TypeError:
+        return None, None
+
+
+def python_type(value: Any) -> t.Type:
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, bool):
+        return t.BOOL
+    if isinstance(value, (int, Decimal)):
+        return t.NUMBER
+    if isinstance(value, str):
+        return t.STRING
+    if isinstance(value, dt.date):
+        return t.DATE
+    raise TypeError(f"unsupported constant {value!r}")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _names(node: Any) -> set[str]:
+    """The names and called functions an expression mentions (for the definitions' dependency order)."""
+    from policyengine import nodes as n
+
+    found: set[str] = set()
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.Name):
+            found.add(current.name)
+        elif isinstance(current, n.Call):
+            found.add(current.function)
+        stack.extend(n.children(current))
+    return found
+
+
+def _walk_ir(node: ir.IR) -> Iterator[ir.IR]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for field in attrs.fields(type(current)):
+            value = getattr(current, field.name)
+            for child in value if isinstance(value, tuple) else (value,):
+                if isinstance(child, tuple):
+                    child = child[1]
+                if isinstance(child, ir.IR):
+                    stack.append(child)
+
+
+def _constant(body: ir.IR) -> bool:
+    """Whether a body reads nothing but constants (no variable, global or definition call)."""
+    return not any(isinstance(x, (ir.Var, ir.Global, ir.DefCall)) for x in _walk_ir(body))
