@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check policy files; report every error with file:line:col")
     check.add_argument("files", nargs="+")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--sources", type=Path, metavar="DIR", help="also verify every quote against the source documents in DIR")
     check.set_defaults(run=_check)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a policy on record files")
@@ -85,9 +86,16 @@ def _date(text: str) -> dt.date:
 # commands -------------------------------------------------------------------------------------------
 def _check(args) -> int:
     problems, unreadable = [], 0
+    if args.sources is not None and not args.sources.is_dir():
+        print(f"--sources: {'不是目录' if args.lang == 'zh' else 'not a directory'}: {args.sources}", file=sys.stderr)
+        return 2
     for file in args.files:
         try:
             problems.extend(engine.check_file(file))
+            if args.sources is not None:
+                from policyengine.citations import check_quotes
+
+                problems.extend(check_quotes(file, args.sources))
         except (OSError, UnicodeDecodeError) as error:  # a usage error, not a diagnostic of the file
             print(f"{file}: {'无法读取' if args.lang == 'zh' else 'cannot read'}: {error}", file=sys.stderr)
             unreadable += 1

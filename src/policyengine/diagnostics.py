@@ -55,6 +55,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE413": ("无法导入 {path}：{problem}", "cannot import {path}: {problem}"),
     "PE501": ("表达式过深或过大：{what_zh}超过 {limit}", "expression too deep or too large: {what_en} over {limit}"),
     "PE502": ("表达式过长（超过 {limit} 个字符）", "expression too long (over {limit} characters)"),
+    "PE601": ("引文在出处 {file} 中找不到：自「{from}」起与原文不符；最接近的原文（{file} 第 {line} 行）：「{passage}」",
+              "quote not found in {file}: from “{from}” on it departs from the source; nearest passage ({file} line {line}): “{passage}”"),
+    "PE602": ("引文中的 ‖ 处，出处 {file} 并未换行（‖ 只代表原文的换行或分块处）；原文（第 {line} 行）：「{passage}」",
+              "a ‖ in the quote where {file} has no line break (‖ stands only for a line or chunk break of the source); source (line {line}): “{passage}”"),
+    "PE603": ("出处文件 {file} 不在 {dir} 中", "source file {file} is not in {dir}"),
 }
 
 

@@ -1,6 +1,6 @@
 """Resources: where the grammar and the bundled policies live, installed or in a checkout.
 
-The wheel carries `grammar/` and `policies/` inside the package (see pyproject.toml); in a source
+The wheel carries `grammar/`, `policies/` and `sources/` inside the package (see pyproject.toml); in a source
 checkout they sit at the repository root. Either way callers get the same files.
 """
 
@@ -27,6 +27,11 @@ def grammar_text() -> str:
 
 def policies_dir() -> Path:
     return _data_dir("policies")
+
+
+def sources_dir() -> Path:
+    """The vendored source documents the bundled policies cite (sources/*.txt)."""
+    return _data_dir("sources")
 
 
 def bundled_policy(name: str) -> Path | None:
