@@ -82,7 +82,7 @@ def test_check_in_chinese_by_default_and_in_json():
     assert as_json.returncode == 1
     errors = json.loads(as_json.stdout)["errors"]
     assert [f"{e['line']}:{e['col']}: {e['code']}" for e in errors] == EXPECTED["names.yaml"]
-    assert errors[3]["message"] == "unknown name max_unit"
+    assert errors[3]["message"] == "unknown name max_unit (did you mean max_units, units?)"
     assert {e["file"] for e in errors} == {str(BAD / "names.yaml")}
 
 

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 
 import attrs
 
-from policyengine import ir
+from policyengine import hints, ir
 from policyengine import nodes as n
 from policyengine import typesys as t
 from policyengine.diagnostics import Diagnostic
@@ -162,7 +162,7 @@ class Checker:
             if name != "as_of":
                 self.collections_used.add(name)
             return ir.Global(self.env.globals[name], node.span, name)
-        self.error("PE201", node, name=name)
+        self.error("PE201", node, name=name, **hints.name_hint(name, self.env, local))
 
     def _use(self, definition: Definition, args: tuple[n.Node, ...], node: n.Node, local) -> ir.IR:
         self.definitions_used.add(definition.name)
@@ -256,7 +256,7 @@ class Checker:
                 field_type, optional = fields[node.name]
                 return ir.Attr(field_type, node.span, target, node.name, optional, f"{kind.name}.{node.name}",
                                kind.name in self.env.mapping_records)
-        self.error("PE202", node, type=kind, name=node.name)
+        self.error("PE202", node, type=kind, name=node.name, **hints.field_hint(kind, node.name, self.env))
 
     def _index(self, node: n.Index, local) -> ir.IR:
         target = self._check(node.target, local)
@@ -345,7 +345,7 @@ class Checker:
         from policyengine.functions import FUNCTIONS, check_call
 
         if node.function not in FUNCTIONS:
-            self.error("PE203", node, name=node.function)
+            self.error("PE203", node, name=node.function, **hints.function_hint(node.function, self.env))
         args = tuple(self._argument(node.function, i, a, local) for i, a in enumerate(node.args))
         result, problem = check_call(node.function, args)
         if problem is not None:
@@ -368,7 +368,7 @@ class Checker:
 
     def _aggregate(self, node: n.Aggregate, local) -> ir.IR:
         if node.function not in AGGREGATES:
-            self.error("PE203", node, name=node.function)
+            self.error("PE203", node, name=node.function, **hints.function_hint(node.function, self.env))
         source = self._check(node.source, local)
         if not isinstance(source.type, t.ListType):
             self.error("PE306", node.source, actual=source.type)

@@ -19,11 +19,12 @@ import difflib
 import functools
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import attrs
 
 from policyengine.diagnostics import Diagnostic
+from policyengine.report import Citation
 from policyengine.source import Mapping, Scalar, Sequence, Span, YamlSyntaxError, load_yaml
 
 CODES = ("PE601", "PE602", "PE603")  # reported only by `check --sources`
@@ -208,6 +209,42 @@ def _nearest(document: SourceDocument, text: str, prefix_at: int) -> tuple[int, 
 
 def _clip(text: str, limit: int = PASSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+# a parameter's keys -------------------------------------------------------------------------------
+SOURCE_KEYS = ("file", "section", "quote")
+
+
+def parameter_source(name: str, body: Mapping, report: Callable[..., None]) -> Citation | None:
+    """A parameter's `source:` read like a rule's citation, `{file?, section?, quote}` (the file defaults
+    to the policy's source document); `effective:` is refused with PE414, since a parameter has one value
+    for every period (values by date would be chosen silently wrong if the key were ignored)."""
+    if "effective" in body:
+        report("PE414", body.key_spans["effective"], name=name)
+    source = body.get("source")
+    if source is None:
+        return None
+    if not isinstance(source, Mapping):
+        report("PE403", getattr(source, "span", body.key_spans["source"]), key="source",
+               expected="{file, section, quote}")
+        return None
+    for key in source:
+        if key not in SOURCE_KEYS:
+            report("PE401", source.key_spans[key], key=key, allowed=", ".join(SOURCE_KEYS))
+    texts = {}
+    for key in SOURCE_KEYS:
+        value = source.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, Scalar) or not isinstance(value.value, str) or not value.value.strip():
+            report("PE403", getattr(value, "span", source.key_spans[key]), key=f"source.{key}", expected="text")
+            continue
+        texts[key] = value.value
+    if "quote" not in source:
+        report("PE402", source.span, key="source.quote")
+    if "quote" not in texts:
+        return None
+    return Citation(texts.get("file", ""), texts.get("section"), texts["quote"])
 
 
 # the quotes of a policy file -----------------------------------------------------------------------

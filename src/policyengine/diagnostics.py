@@ -7,6 +7,7 @@ authors) and English.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import attrs
@@ -53,6 +54,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
               "unknown type {type} (use number, money, bool, string, date, duration, period, a record kind, "
               "enum:NAME, list<T>, map<K,V>)"),
     "PE413": ("无法导入 {path}：{problem}", "cannot import {path}: {problem}"),
+    "PE414": ("参数 {name} 不接受 effective:：参数对所有期间只有一个取值。若取值随日期变化，请为每个期间各写一个参数（或各写一个政策文件），由规则按日期选用",
+              "parameter {name} does not take effective: a parameter has one value for every period; if the value changes by date, declare one parameter per period (or one policy file per period) and let the rule choose by date"),
     "PE501": ("表达式过深或过大：{what_zh}超过 {limit}", "expression too deep or too large: {what_en} over {limit}"),
     "PE502": ("表达式过长（超过 {limit} 个字符）", "expression too long (over {limit} characters)"),
     "PE601": ("引文在出处 {file} 中找不到：自「{from}」起与原文不符；最接近的原文（{file} 第 {line} 行）：「{passage}」",
@@ -80,7 +83,7 @@ class Diagnostic:
     def message(self, lang: str = "zh") -> str:
         zh, en = MESSAGES[self.code]
         template = zh if lang == "zh" else en
-        return template.format_map(_Defaulting(self.args))
+        return template.format_map(_Defaulting(self.args)) + hint_text(self.code, self.args, lang)
 
     def render(self, lang: str = "zh") -> str:
         flag = ("警告 " if lang == "zh" else "warning ") if self.is_warning else ""
@@ -90,6 +93,49 @@ class Diagnostic:
         return {"file": self.span.file, "line": self.span.line, "col": self.span.col,
                 "code": self.code, "severity": "warning" if self.is_warning else "error",
                 "message": self.message(lang)}
+
+
+def hint_text(code: str, args: dict, lang: str) -> str:
+    """What to do, appended to the message: the nearest names and a navigation (hints.py), or for a
+    YAML syntax error the usual cause and its fix."""
+    parts = []
+    if args.get("did_you_mean"):
+        names = ("、" if lang == "zh" else ", ").join(args["did_you_mean"])
+        parts.append(f"是否想写 {names}？" if lang == "zh" else f"did you mean {names}?")
+    if args.get("navigation"):
+        parts.append(f"可经由 {args['navigation']} 访问" if lang == "zh" else f"reachable as {args['navigation']}")
+    if code == "PE100":
+        parts += [zh if lang == "zh" else en for pattern, zh, en in YAML_ADVICE
+                  if re.search(pattern, str(args.get("problem", "")))][:1]
+    if not parts:
+        return ""
+    return "（" + "；".join(parts) + "）" if lang == "zh" else " (" + "; ".join(parts) + ")"
+
+
+# PyYAML's problem text → what the author should do (the first pattern that matches)
+YAML_ADVICE: tuple[tuple[str, str, str], ...] = (
+    (r"mapping values are not allowed",
+     "值中含有“: ”（冒号加空格）时，请给整个值加引号，如 quote: \"甲: 乙\"；并检查上一行的键是否缺少冒号",
+     "if a value contains ': ' (colon and space), quote the whole value, e.g. quote: \"a: b\"; also check that the key on the line above has its colon"),
+    (r"found character '\\t'", "YAML 不能用制表符缩进，请改用空格", "YAML does not allow tabs for indentation: indent with spaces"),
+    (r"found character '[@`%]'", "以 @、`、% 开头的值必须加引号", "a value that starts with @, ` or % must be quoted"),
+    (r"undefined alias|expected alphabetic or numeric character",
+     "以 * 或 & 开头的值会被读作 YAML 别名或锚点，请给整个值加引号，如 \"*2\"",
+     "a value that starts with * or & is read as a YAML alias or anchor: quote the whole value, e.g. \"*2\""),
+    (r"unknown escape character", "双引号中的反斜杠 \\ 开始转义序列：请改用单引号，或写成 \\\\",
+     "inside double quotes a backslash starts an escape: use single quotes, or write \\\\"),
+    (r"unexpected end of stream", "引号或括号没有闭合：请在值的末尾补上", "a quote or bracket is not closed: close it at the end of the value"),
+    (r"expected ',' or '\}'", "花括号 {…} 中缺少逗号或右花括号；其中含“: ”或“,”的值请加引号",
+     "a {…} mapping lacks a comma or its closing brace; quote values that contain ': ' or ','"),
+    (r"expected ',' or '\]'", "方括号 […] 中缺少逗号或右方括号；其中含“,”的值请加引号",
+     "a […] list lacks a comma or its closing bracket; quote values that contain ','"),
+    (r"expected <block end>",
+     "缩进不一致：同一层的键须对齐，列表项“- ”与其同级键不能混用；以引号开头的值须以引号结束（整个值放进引号）",
+     "inconsistent indentation: keys of one level must line up, and list items '- ' cannot mix with keys at the same level; a value that starts with a quote must end with it (put the whole value in quotes)"),
+    (r"chomping or indentation indicators", "| 或 > 之后须换行再写内容（其后只能跟 - 或 +）",
+     "after | or > the text starts on the next line (only - or + may follow them)"),
+    (r"special characters are not allowed", "文件中有控制字符，请删除", "the file contains a control character: delete it"),
+)
 
 
 class _Defaulting(dict):

@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from policyengine.citations import parameter_source
 from policyengine.diagnostics import Diagnostic
 from policyengine.report import Citation  # the source sentence a rule comes from, carried into findings
 from policyengine.source import DuplicateKey, Mapping, Scalar, Sequence, Span, YamlSyntaxError, load_yaml
@@ -65,6 +66,7 @@ class ParameterDecl:
     ambiguity: str | None
     choices: tuple[str, ...] | None
     span: Span
+    source: Citation | None = None  # the sentence the value comes from (`source:`, checked by check --sources)
 
 
 @attrs.frozen
@@ -316,6 +318,7 @@ class _Reader:
                 self.report("PE403", _span(body, top["parameters"], name), key=name, expected="mapping")
                 continue
             self.keys(body, PARAMETER_KEYS, ("value",))
+            source = parameter_source(name, body, self.report)  # citations.py: effective: rejected, source: shape
             value = self.scalar(body, "value")
             if value is None:
                 continue
@@ -327,7 +330,7 @@ class _Reader:
                 name, value, self.text(body, "type"), self.text(body, "unit"), self.text(body, "description"),
                 self.text(body, "ambiguity"),
                 tuple(str(c.value) for c in choices if isinstance(c, Scalar)) if choices is not None else None,
-                top["parameters"].key_spans[name]))
+                top["parameters"].key_spans[name], source))
         return tuple(result)
 
     def definitions(self, top: Mapping) -> tuple[DefinitionDecl, ...]:
@@ -501,7 +504,7 @@ def json_schema() -> dict:
     rule_properties.update({k: conditions if k in NAMED_CONDITION_KEYS else expression for k in EXPRESSION_KEYS})
     parameter = closed({"value": expression, "type": text, "unit": text, "description": text, "ambiguity": text,
                         "choices": {"type": "array", "items": text},
-                        "effective": closed({"from": date, "to": date}), "source": text}, ("value",))
+                        "source": closed({"file": text, "section": text, "quote": text}, ("quote",))}, ("value",))
     definition = {"oneOf": [expression, closed({"params": {"type": "object", "additionalProperties": text},
                                                 "type": text, "expr": expression, "description": text},
                                                ("type", "expr"))]}
