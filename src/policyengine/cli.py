@@ -70,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=5)
     bench.set_defaults(run=_bench)
 
+    doc = commands.add_parser("doc", help="the policy woven beside its source text, with the source coverage")
+    doc.add_argument("--policy", required=True, help="a bundled policy name or a policy file")
+    doc.add_argument("--sources", type=Path, default=None, metavar="DIR",
+                     help="the source documents (default: the bundled sources/)")
+    doc.add_argument("--format", choices=("html", "json"), default="html")
+    doc.add_argument("-o", "--output", type=Path, default=None, help="write to this file (default: stdout)")
+    doc.set_defaults(run=_doc)
+
     schema = commands.add_parser("schema", help="print a JSON Schema: the record format or the policy format")
     schema.add_argument("which", choices=("records", "policy"))
     schema.set_defaults(run=_schema)
@@ -204,6 +212,27 @@ def _bench(args) -> int:
     scans = {rule.id: province_scans(rule) for rule in policy.rules}
     print(_table(["rule", "findings", "total ms", "µs/finding", "scans (cost grows with the input)"],
                  [[r, str(n), f"{ms:.3f}", f"{us:.2f}", ", ".join(scans[r])] for r, n, ms, us in rows]))
+    return 0
+
+
+def _doc(args) -> int:
+    from policyengine.weave import render_html, weave
+
+    sources = args.sources or resources.sources_dir()
+    try:
+        woven = weave(args.policy, sources)
+    except PolicyError as error:
+        print(error.render(args.lang), file=sys.stderr)
+        return 1
+    except FileNotFoundError as error:
+        print(f"{'找不到' if args.lang == 'zh' else 'not found'}: {error.filename or error}", file=sys.stderr)
+        return 2
+    text = (render_html(woven, args.lang) if args.format == "html"
+            else json.dumps(woven.to_json(), ensure_ascii=False, indent=2) + "\n")
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
     return 0
 
 

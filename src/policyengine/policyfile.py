@@ -53,6 +53,7 @@ def is_identifier(name: str) -> bool:
     return bool(IDENTIFIER.fullmatch(name)) and name not in KEYWORDS
 RULE_KEYS = ("id", "kind", "strength", "subject", "per", *EXPRESSION_KEYS, "values", "citation", "message",
              "description", "note")
+NOT_ENCODED_KEYS = ("id", "reason", "file", "section", "quote")
 PARAMETER_KEYS = ("value", "type", "unit", "description", "ambiguity", "choices", "effective", "source")
 
 
@@ -450,7 +451,7 @@ class _Reader:
         if not isinstance(item, Mapping):
             self.report("PE403", getattr(item, "span", Span("?", 1, 1)), key="not_encoded[]", expected="mapping")
             return None
-        self.keys(item, ("id", "reason"), ("id", "reason"))
+        self.keys(item, NOT_ENCODED_KEYS, ("id", "reason"))  # file/section/quote: the sentence (policyengine doc)
         entry_id, reason = self.text(item, "id"), self.text(item, "reason")
         return NotEncoded(entry_id, reason, item.span) if entry_id and reason else None
 
@@ -521,6 +522,6 @@ def json_schema() -> dict:
             "imports": {"type": "array", "items": text},
             "definitions": {"type": "object", "additionalProperties": definition},
             "rules": {"type": "array", "items": closed(rule_properties, ("id", "kind", "subject", "citation"))},
-            "not_encoded": {"type": "array", "items": closed({"id": text, "reason": text}, ("id", "reason"))},
+            "not_encoded": {"type": "array", "items": closed({k: text for k in NOT_ENCODED_KEYS}, ("id", "reason"))},
         }, ("format", "jurisdiction", "title", "source", "rules")),
     }
