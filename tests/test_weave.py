@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from policyengine.cli import main
-from policyengine.weave import marks_of, render_html, sentences_of, weave
+from policyengine import resources
+from policyengine.weave import COVERAGE_HEADER, coverage_row, marks_of, render_html, sentences_of, weave
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"
@@ -168,3 +169,10 @@ def test_doc_missing_source_is_a_usage_error(small, tmp_path, capsys):
     policy, _ = small
     assert main(["doc", "--policy", str(policy), "--sources", str(tmp_path / "none")]) == 2
     assert "t.txt" in capsys.readouterr().err
+
+
+def test_readme_lists_the_source_coverage_of_every_bundled_policy():
+    expected = "\n".join([COVERAGE_HEADER, *(coverage_row(weave(name, SOURCES))
+                                            for name in resources.bundled_policy_names())])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert expected in readme, "README's source-coverage table is stale; it should read:\n" + expected

@@ -115,6 +115,20 @@ class Weave:
         }
 
 
+COVERAGE_HEADER = ("| policy | source | sentences | mapped to encoded rules | mapped only to not_encoded "
+                   "| marked sentences mapped to nothing | rules placed | not_encoded placed |\n"
+                   "|---|---|---|---|---|---|---|---|")
+
+
+def coverage_row(woven: Weave) -> str:
+    """One row of the README's source-coverage table."""
+    c = woven.figures()
+    return (f"| `{woven.policy}` | {woven.source_file} | {c['sentences']} | {c['encoded']} ({c['encoded_share']}) "
+            f"| {c['not_encoded']} ({c['not_encoded_share']}) "
+            f"| {c['marked_unmapped']} of {c['marked']} ({c['marked_unmapped_share']}) "
+            f"| {c['rules_placed']}/{c['rules']} | {c['not_encoded_placed']}/{c['not_encoded_entries']} |")
+
+
 def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "—"
 
