@@ -213,3 +213,19 @@ def test_cli_entry_point_runs_the_check(tmp_path):
     result = subprocess.run([sys.executable, "-m", "policyengine", "--lang", "en", "check", "--sources",
                              str(SOURCES), str(path)], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1 and ":14:24: PE601" in result.stdout
+
+
+def test_a_parameter_source_is_read_as_a_citation(tmp_path):
+    from policyengine.policyfile import read_policy_file
+    from policyengine.report import Citation
+
+    path = policy(tmp_path, rule("单位总数原则上不超过6个。") + (
+        "parameters:\n"
+        "  max_units:\n"
+        "    value: 6\n"
+        "    source: {section: 五、教共体建设类型, quote: 单位总数原则上不超过6个。}\n"))
+    model, diagnostics = read_policy_file(str(path), path.read_text(encoding="utf-8"))
+    assert diagnostics == []
+    (parameter,) = model.parameters
+    assert parameter.source == Citation("", "五、教共体建设类型", "单位总数原则上不超过6个。")  # file: the policy's
+    assert check_quotes(str(path), SOURCES) == []
