@@ -61,14 +61,17 @@ def test_check_missing_file_is_reported_not_a_traceback():
 def test_evaluate_json_contract():
     result = evaluate("--as-of", "2022-03-01", "--format", "json")
     assert result.returncode == 3, result.stderr  # ev.broken yields `error` findings
+    assert "\n" not in result.stdout.rstrip("\n"), "compact by default"
     data = json.loads(result.stdout)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["policy"] == "evalcity"
     assert data["as_of"] == "2022-03-01"
     for finding in data["findings"]:
-        assert {"rule", "subject", "subject_kind", "community", "period", "outcome", "amount", "currency",
-                "strength", "values", "citation"} <= set(finding)
+        assert set(finding) == {"rule", "subject", "subject_kind", "community", "period", "outcome", "amount",
+                                "currency", "values"}
         assert finding["amount"] is None or isinstance(finding["amount"], str)
+        assert finding["outcome"] != "not_applicable", "shown only with --all"
+        assert {"strength", "citation", "message", "parameters"} <= set(data["rules"][finding["rule"]])
     paid = [f for f in data["findings"] if f["rule"] == "ev.bonus"]
     assert [(f["subject"], f["amount"], f["currency"]) for f in paid] == [
         ("u-01", "10000.00", "CNY"), ("u-02", "0.00", "CNY"), ("u-03", "0.00", "CNY")]
@@ -76,7 +79,44 @@ def test_evaluate_json_contract():
     meeting = next(f for f in data["findings"] if f["rule"] == "ev.meetings" and f["subject"] == "LZ-教共体-01"
                    and f["period"] == "2021-2022-1")
     assert meeting["outcome"] == "pass" and meeting["community"] == "LZ-教共体-01"
-    assert meeting["citation"] == {"file": "eval.txt", "section": None, "quote": "每学期至少召开1次例会。"}
+    assert data["rules"]["ev.meetings"]["citation"] == {"file": "eval.txt", "section": None,
+                                                        "quote": "每学期至少召开1次例会。"}
+    everything = json.loads(evaluate("--as-of", "2022-03-01", "--format", "json", "--all").stdout)
+    assert everything["counts"] == data["counts"], "the counts always include not_applicable findings"
+    hidden = [f for f in everything["findings"] if f["outcome"] == "not_applicable"]
+    assert len(hidden) == data["counts"]["not_applicable"] > 0
+    assert len(everything["findings"]) == len(data["findings"]) + len(hidden)
+
+
+def test_evaluate_jsonl_streams_header_rules_findings_counts(tmp_path):
+    out = tmp_path / "report.jsonl"
+    result = evaluate("--as-of", "2022-03-01", "--format", "jsonl", "-o", str(out))
+    assert result.returncode == 3 and result.stdout == ""
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines[0] == {"type": "header", "schema_version": 2, "policy": "evalcity", "as_of": "2022-03-01"}
+    assert lines[-1]["type"] == "counts"
+    ruled = set()
+    for line in lines[1:-1]:
+        assert line["type"] in ("rule", "finding")
+        if line["type"] == "rule":
+            ruled.add(line["rule"])
+        else:
+            assert line["rule"] in ruled, "a rule line comes before its first finding"
+    document = json.loads(evaluate("--as-of", "2022-03-01", "--format", "json").stdout)
+    assert [{k: v for k, v in line.items() if k != "type"} for line in lines if line["type"] == "finding"] \
+        == document["findings"]
+    assert lines[-1]["counts"] == document["counts"]
+    pretty = evaluate("--as-of", "2022-03-01", "--format", "json", "--pretty").stdout
+    assert pretty.count("\n") > 10 and json.loads(pretty) == document
+
+
+def test_evaluate_rule_filter_takes_ids_and_globs():
+    data = json.loads(evaluate("--as-of", "2022-03-01", "--format", "json", "--all",
+                               "--rule", "ev.bonus", "--rule", "ev.meet*").stdout)
+    assert {f["rule"] for f in data["findings"]} == {"ev.bonus", "ev.meetings"}
+    assert set(data["rules"]) == {"ev.bonus", "ev.meetings"}
+    result = evaluate("--as-of", "2022-03-01", "--rule", "ev.nosuch*")
+    assert result.returncode == 2 and "ev.nosuch*" in result.stderr
 
 
 def test_evaluate_exit_0_without_error_findings(tmp_path):
@@ -110,7 +150,7 @@ def test_broken_records_exit_2_with_every_error(name):
                  "--as-of", "2022-03-01", "--format", "json")
     assert result.returncode == 2
     data = json.loads(result.stdout)
-    assert data["schema_version"] == 1 and data["policy"] == "evalcity" and data["as_of"] == "2022-03-01"
+    assert data["schema_version"] == 2 and data["policy"] == "evalcity" and data["as_of"] == "2022-03-01"
     assert "findings" not in data
     for error in data["errors"]:
         assert set(error) == {"record_kind", "record_id", "field", "code", "message"}

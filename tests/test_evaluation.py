@@ -178,7 +178,7 @@ def test_json_round_trip(report):
     text = json.dumps(data, ensure_ascii=False)
     again = Report.from_json(json.loads(text))
     assert again == report
-    assert data["schema_version"] == 1 and data["policy"] == "evalcity" and data["as_of"] == "2022-03-01"
+    assert data["schema_version"] == 2 and data["policy"] == "evalcity" and data["as_of"] == "2022-03-01"
     paid = next(f for f in data["findings"] if f["rule"] == "ev.bonus" and f["subject"] == "u-01")
     assert paid["amount"] == "10000.00" and isinstance(paid["amount"], str)
 
@@ -230,3 +230,36 @@ def test_rules_and_not_encoded(policy):
     assert len(policy.rules) == 13
     assert policy.not_encoded == (("ev.other", "不在本文件中"),)
     assert policy.rule("ev.bonus").kind == "amount"
+
+
+# ------------------------------------------------------------------------------ compact findings
+
+
+def test_report_rows_are_compact_and_findings_are_made_from_them(report):
+    """A row holds the per-finding fields; the rule table holds strength, citation, message and the
+    parameters in force; `report.findings` makes the full `Finding` (parameters first in values)."""
+    assert all(len(row) == 9 for row in report.rows)
+    limit = report.rules["ev.units_hard"]
+    assert limit.parameters == (("max_units", 2),) and limit.citation.quote == "单位总数不得超过2个。"
+    assert limit.message == "单位超过上限" and limit.strength == "hard"
+    row = next(r for r in report.rows if r[0] == "ev.units_hard")
+    assert "max_units" not in dict(row[8]) and "units" in dict(row[8])
+    finding = next(f for f in report.findings if f.rule == "ev.units_hard")
+    assert finding.values[0] == ("max_units", 2) and finding.citation == limit.citation
+    assert finding.strength == limit.strength
+    assert report.counts()["not_applicable"] == len(report.select(outcome="not_applicable")) > 0
+
+
+def test_evaluate_chosen_rules_by_id_or_glob(policy, report):
+    records = load_records(RECORDS)
+    chosen = policy.evaluate(records, as_of=dt.date(2022, 3, 1), rules=["ev.bonus", "ev.meet*"])
+    assert {f.rule for f in chosen.findings} == {"ev.bonus", "ev.meetings"}
+    assert list(chosen.findings) == [f for f in report.findings if f.rule in ("ev.bonus", "ev.meetings")]
+    with pytest.raises(KeyError, match="ev.nosuch"):
+        policy.evaluate(records, as_of=dt.date(2022, 3, 1), rules=["ev.nosuch"])
+
+
+def test_schema_1_reports_still_read(report):
+    v1 = {"schema_version": 1, "policy": report.policy, "as_of": report.as_of.isoformat(),
+          "findings": [f.to_json() for f in report.findings]}
+    assert Report.from_json(json.loads(json.dumps(v1, ensure_ascii=False))) == report

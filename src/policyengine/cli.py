@@ -46,8 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--policy", required=True, help="a bundled policy name or a policy file")
     evaluate.add_argument("records", nargs="+")
     evaluate.add_argument("--as-of", type=_date, default=None, help="YYYY-MM-DD (default: today)")
-    evaluate.add_argument("--format", choices=("table", "json"), default="table")
-    evaluate.add_argument("--all", action="store_true", help="table: also list not_applicable findings")
+    evaluate.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
+                          help="json: one compact document; jsonl: one line per rule and finding, streamed")
+    evaluate.add_argument("--pretty", action="store_true", help="json: indented")
+    evaluate.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    evaluate.add_argument("--rule", action="append", metavar="ID_OR_GLOB",
+                          help="evaluate only these rules (repeatable; globs such as 'ruian.reward.*')")
+    evaluate.add_argument("--all", action="store_true",
+                          help="also list not_applicable findings (every format; the counts include them always)")
     evaluate.add_argument("--jobs", type=int, default=1, help="worker processes (results are identical)")
     evaluate.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     evaluate.set_defaults(run=_evaluate)
@@ -149,21 +155,53 @@ def _evaluate(args) -> int:
         records = load_records([Path(p) for p in args.records])
     except RecordErrors as error:
         return _record_errors(error, policy.name, as_of, args)
-    from policyengine.batch import evaluate_parallel
+    from policyengine import batch
 
-    report = evaluate_parallel(policy, records, as_of, jobs=args.jobs, progress=args.progress,
-                                sources=[Path(p) for p in args.records])
-    if args.format == "json":
-        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
-    else:
-        print(render_table(report, policy, show_all=args.all, lang=args.lang))
-    return 3 if report.counts()["error"] else 0
+    try:
+        batch.select_rules(policy, args.rule)
+    except KeyError as error:
+        print(error.args[0], file=sys.stderr)
+        return 2
+    try:
+        open(args.output, "a", encoding="utf-8").close() if args.output else None
+    except OSError as error:
+        print(f"{args.output}: {'无法写入' if args.lang == 'zh' else 'cannot write'}: {error}", file=sys.stderr)
+        return 2
+    with _output(args.output) as out:
+        options = dict(show_all=args.all, jobs=args.jobs, rules=args.rule, progress=args.progress)
+        if args.format in ("json", "jsonl"):
+            counts = batch.write_report(policy, records, as_of, out, args.format, pretty=args.pretty, **options)
+        else:
+            shown, counts = batch.table_report(policy, records, as_of, **options)
+            out.write(render_findings(shown, counts, as_of, policy, show_all=args.all, lang=args.lang) + "\n")
+    return 3 if counts["error"] else 0
+
+
+class _output:
+    """The report's destination: FILE (written as the evaluation goes) or stdout."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+
+    def __enter__(self):
+        self.file = open(self.path, "w", encoding="utf-8", newline="\n") if self.path else sys.stdout
+        return self.file
+
+    def __exit__(self, *exc) -> None:
+        if self.path:
+            self.file.close()
+        else:
+            self.file.flush()
 
 
 def _record_errors(error: RecordErrors, policy: str, as_of: dt.date, args) -> int:
-    if args.format == "json":
-        print(json.dumps({"schema_version": SCHEMA_VERSION, "policy": policy, "as_of": as_of.isoformat(),
-                          "errors": [e.to_dict(args.lang) for e in error.errors]}, ensure_ascii=False, indent=2))
+    if args.format in ("json", "jsonl"):
+        data = {"schema_version": SCHEMA_VERSION, "policy": policy, "as_of": as_of.isoformat(),
+                "errors": [e.to_dict(args.lang) for e in error.errors]}
+        if args.format == "jsonl":
+            data = {"type": "errors", **data}
+        with _output(args.output) as out:
+            out.write(json.dumps(data, ensure_ascii=False, indent=2 if args.pretty else None) + "\n")
     else:
         print(error.message(args.lang), file=sys.stderr)
     return 2
@@ -251,6 +289,11 @@ def _schema(args) -> int:
 # table rendering -------------------------------------------------------------------------------------
 def render_table(report: Report, policy: Any, show_all: bool = False, lang: str = "zh") -> str:
     shown = [f for f in report.findings if show_all or f.outcome != "not_applicable"]
+    return render_findings(shown, report.counts(), report.as_of, policy, show_all, lang)
+
+
+def render_findings(shown: list, counts: dict[str, int], as_of: dt.date, policy: Any, show_all: bool = False,
+                    lang: str = "zh") -> str:
     rows = []
     for f in shown:
         outcome = OUTCOME_LABELS[f.outcome] if lang == "zh" else f.outcome
@@ -259,8 +302,8 @@ def render_table(report: Report, policy: Any, show_all: bool = False, lang: str 
         rows.append([f.rule, f.subject, f.community or "", f.period or "", outcome, amount, note])
     header = ["规则", "对象", "教共体", "期间", "结果", "金额", "说明"] if lang == "zh" else \
         ["rule", "subject", "community", "period", "outcome", "amount", "note"]
-    counts = ", ".join(f"{OUTCOME_LABELS[k] if lang == 'zh' else k} {v}" for k, v in report.counts().items() if v)
-    title = f"{policy.title}（{policy.name}） as_of {report.as_of.isoformat()}"
+    counts = ", ".join(f"{OUTCOME_LABELS[k] if lang == 'zh' else k} {v}" for k, v in counts.items() if v)
+    title = f"{policy.title}（{policy.name}） as_of {as_of.isoformat()}"
     hidden = "" if show_all else ("（不适用的结果未列出，--all 显示全部）" if lang == "zh" else
                                   " (not_applicable findings hidden; --all shows them)")
     return f"{title}\n{counts}{hidden}\n{_table(header, rows)}"

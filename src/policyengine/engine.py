@@ -50,9 +50,15 @@ class Policy:
     warnings: tuple[Diagnostic, ...] = ()  # e.g. unused definitions (PE208); errors raise PolicyError
     libraries: tuple[str, ...] = ()  # the library files imported, directly or not
 
-    def evaluate(self, records: RecordSet | Any, as_of: dt.date | None = None) -> Report:
-        """Evaluate every rule on every subject. `records`: a RecordSet, a path or a mapping."""
-        return self._evaluate_rules(self.rules, records, as_of or dt.date.today())
+    def evaluate(self, records: RecordSet | Any, as_of: dt.date | None = None,
+                 rules: Iterable[str] | None = None) -> Report:
+        """Evaluate every rule (or the rules named by `rules`: ids or globs such as `ruian.reward.*`;
+        one that names no rule raises KeyError) on every subject. `records`: a RecordSet, a path or
+        a mapping."""
+        from policyengine.batch import select_rules
+
+        chosen = self.rules if rules is None else select_rules(self, rules)
+        return self._evaluate_rules(chosen, records, as_of or dt.date.today())
 
     def evaluate_many(self, shards: Iterable[Any], as_of: dt.date | None = None,
                       jurisdiction_records: Any = None) -> Iterator[Finding]:

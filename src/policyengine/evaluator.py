@@ -11,12 +11,12 @@ import datetime as dt
 import decimal
 import gc
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import attrs
 
 from policyengine import runtime
-from policyengine.report import Citation, Finding, Report, plain
+from policyengine.report import Citation, Report, Row, RuleInfo, plain, row_sort_key
 
 Conditions = tuple[tuple[str | None, Callable], ...]
 
@@ -68,48 +68,69 @@ class EvaluationContext:
             setattr(self, name, records.collection(name))
 
 
-@attrs.frozen
-class Subject:
-    args: tuple
-    id: str
-    community: str | None
-
-
-def subjects(rule: CompiledRule, records: Any, jurisdiction: str) -> Iterator[Subject]:
+def subjects(rule: CompiledRule, records: Any, jurisdiction: str) -> Iterator[tuple[tuple, str, str | None]]:
+    """(arguments, subject id, community id) of each subject of `rule`, in record order."""
     if rule.subject == "jurisdiction":
-        yield Subject((), jurisdiction, None)
+        yield (), jurisdiction, None
     elif rule.subject == "membership":
         for m in records.memberships:
-            yield Subject((m, m.unit, m.community), m.unit_id, m.community.community_id)
+            yield (m, m.unit, m.community), m.unit_id, m.community.community_id
+    elif rule.subject == "community":
+        for record in records.communities:
+            yield (record,), record.record_id, record.community_id
     else:
         for record in records.collection(COLLECTION_OF[rule.subject]):
-            community = record.community_id if rule.subject == "community" else getattr(record, "community_id", None)
-            yield Subject((record,), record.record_id, community)
+            yield (record,), record.record_id, getattr(record, "community_id", None)
 
 
-def evaluate_rules(rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date, jurisdiction: str,
-                   window: tuple[dt.date | None, dt.date | None], policy_name: str,
-                   collections: tuple[str, ...]) -> Report:
+def rule_info(rule: CompiledRule) -> RuleInfo:
+    """The rule's entry in the report's rule table."""
+    return RuleInfo(rule.id, rule.strength, rule.citation, rule.message,
+                    tuple((k, _unordered(plain(v))) for k, v in rule.parameters))
+
+
+def evaluate_stream(rules: Iterable[CompiledRule], records: Any, as_of: dt.date, jurisdiction: str,
+                    window: tuple[dt.date | None, dt.date | None],
+                    collections: tuple[str, ...]) -> Iterator[tuple[RuleInfo, list[Row]]]:
+    """(rule table entry, rows in report order) for each rule, rules in report order (by id): the
+    report streamed rule by rule, holding one rule's findings at a time."""
     context = EvaluationContext(records, as_of, collections)
-    findings: list[Finding] = []
-    # Findings hold no reference cycles, so the cyclic garbage collector has nothing to reclaim here;
+    for rule in sorted(rules, key=lambda r: r.id):
+        yield rule_info(rule), evaluate_rule(rule, records, as_of, jurisdiction, window, context)
+
+
+def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, jurisdiction: str,
+                  window: tuple[dt.date | None, dt.date | None], context: EvaluationContext) -> list[Row]:
+    rows: list[Row] = []
+    kind = SUBJECT_VARIABLES[rule.subject][1]
+    periods = _periods(rule.per, window, as_of) if rule.per else (None,)
+    # Rows hold no reference cycles, so the cyclic garbage collector has nothing to reclaim here;
     # left on, its full collections re-scan the whole (large) record graph and make the cost per
     # community grow with the province.
     collecting = gc.isenabled()
     gc.disable()
     try:
         with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
-            for rule in rules:
-                periods = _periods(rule.per, window, as_of) if rule.per else (None,)
-                for subject in subjects(rule, records, jurisdiction):
-                    for period in periods:
-                        args = subject.args + ((period,) if period is not None else ()) + (context,)
-                        findings.append(judge(rule, subject, period, args, as_of))
+            for subject_args, subject_id, community in subjects(rule, records, jurisdiction):
+                for period in periods:
+                    args = subject_args + ((period,) if period is not None else ()) + (context,)
+                    rows.append(judge(rule, subject_id, kind, community, period, args, as_of))
     finally:
         if collecting:
             gc.enable()
-    findings.sort(key=Finding.sort_key)
-    return Report(policy_name, as_of, tuple(findings))
+    rows.sort(key=row_sort_key)
+    return rows
+
+
+def evaluate_rules(rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date, jurisdiction: str,
+                   window: tuple[dt.date | None, dt.date | None], policy_name: str,
+                   collections: tuple[str, ...]) -> Report:
+    table: dict[str, RuleInfo] = {}
+    rows: list[Row] = []
+    for info, rule_rows in evaluate_stream(rules, records, as_of, jurisdiction, window, collections):
+        table[info.id] = info
+        rows.extend(rule_rows)
+    return Report(policy_name, as_of, tuple(rows), table)
 
 
 def _periods(kind: str, window: tuple[dt.date | None, dt.date | None], as_of: dt.date) -> list:
@@ -120,9 +141,11 @@ def _periods(kind: str, window: tuple[dt.date | None, dt.date | None], as_of: dt
     return runtime.periods_between(kind, first, last)
 
 
-def judge(rule: CompiledRule, subject: Subject, period: runtime.Period | None, args: tuple,
-          as_of: dt.date) -> Finding:
-    values: dict[str, Any] = dict(rule.parameters)
+def judge(rule: CompiledRule, subject: str, subject_kind: str, community: str | None,
+          period: runtime.Period | None, args: tuple, as_of: dt.date) -> Row:
+    """One finding's row. Its values are the finding's own; the rule's parameters are in its
+    RuleInfo (report.make_finding puts them first again)."""
+    values: dict[str, Any] = {}
     try:
         outcome, amount = _decide(rule, period, args, as_of, values)
     except runtime.Absent as absent:
@@ -132,10 +155,26 @@ def judge(rule: CompiledRule, subject: Subject, period: runtime.Period | None, a
         outcome, amount = "error", None
         values["error"] = str(error)
     _report_values(rule, args, values)
-    return Finding(rule.id, subject.id, SUBJECT_VARIABLES[rule.subject][1], subject.community,
-                   period.label if period is not None else None, outcome, amount,
-                   "CNY" if outcome == "amount" and rule.amount_is_money else None, rule.strength,
-                   tuple((k, _unordered(plain(v))) for k, v in values.items()), rule.citation, rule.message)
+    return (rule.id, subject, subject_kind, community, period.label if period is not None else None, outcome, amount,
+            "CNY" if outcome == "amount" and rule.amount_is_money else None,
+            _plain_items(values))
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
+def _plain_items(values: dict[str, Any]) -> tuple:
+    """`values` as (name, plain value) pairs; scalars, the common case, take the short way."""
+    items = []
+    for k, v in values.items():
+        kind = type(v)
+        if kind in _AS_IS:
+            items.append((k, v))
+        elif kind is Decimal:
+            items.append((k, str(v)))
+        else:
+            items.append((k, _unordered(plain(v))))
+    return tuple(items)
 
 
 def _unordered(value: Any) -> Any:
