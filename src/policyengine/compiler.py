@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
-from policyengine import ir
+from policyengine import hoist, ir
 from policyengine import runtime
 from policyengine import typesys as t
 from policyengine.functions import FUNCTIONS, NULLABLE_ARGUMENTS
@@ -178,6 +178,27 @@ class _Generator:
         function = self.constant(self.functions[node.name])
         return f"{function}({''.join(self.emit(a) + ', ' for a in node.args)}_g)"
 
+    # hoisted subject-independent parts (hoist.py) ------------------------------------------------
+    def _shared(self, node: hoist.Shared, iterable: bool) -> str:
+        function = compile_ir(node.node, ("_g",), "shared", functions=self.functions, hoisting=False)
+        return f"{self.constant(hoist.shared)}(_g, {self.constant(object())}, {self.constant(function)})"
+
+    def _filtered(self, node: hoist.Filtered, iterable: bool) -> str:
+        element = ir.Var(node.type, node.span, node.ident)
+        if node.key is not None:
+            element = ir.ListOf(node.type, node.span, (node.key, element))
+        listing = ir.Comprehension(node.type, node.span, "list", element, node.ident, node.source, node.condition)
+        function = compile_ir(listing, ("_g",), "filtered", functions=self.functions, hoisting=False)
+        return (f"{self.constant(hoist.filtered)}(_g, {self.constant(object())}, {self.constant(function)}, "
+                f"{node.key is not None!r})")
+
+    def _guarded(self, node: hoist.Guarded, iterable: bool) -> str:
+        return f"({self.emit(node.fast)} if {self.emit(node.check)} is not None else {self.emit(node.original)})"
+
+    def _probe(self, node: hoist.Probe, iterable: bool) -> str:
+        index = self.emit(node.index)
+        return f"(() if not {index} else {index}.get({self.emit(node.key)}, ()))"
+
     def _let(self, node: ir.Let, iterable: bool) -> str:
         names = ", ".join(_python_name(ident) for ident, _ in node.bindings)
         values = ", ".join(self.emit(value) for _, value in node.bindings)
@@ -215,7 +236,8 @@ def _checked(name: str) -> str:
 
 
 def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression", *,
-               own_decimal_context: bool = False, functions: Mapping[str, Callable] | None = None) -> Callable:
+               own_decimal_context: bool = False, functions: Mapping[str, Callable] | None = None,
+               hoisting: bool = True) -> Callable:
     """Compile one checked expression to a function of `parameters` (identifiers of bound variables;
     `_g` for the evaluation context). `functions`: the compiled typed definitions that `DefCall`s
     name (compiled before, callees first).
@@ -226,6 +248,9 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     an expression whose result can depend on the context (`+ - *`, negation, `sum`, `abs`,
     `allocate`) pays for the switch, and not when the caller's context has the same precision and
     rounding (then `+ - *` give the same results; exponent limits are far beyond any amount)."""
+    scanning = hoist.scans(node, functions or {})
+    if hoisting and "_g" in parameters and scanning:  # a rule or definition function: its subject-independent scans run once
+        node = hoist.rewrite(node, functions or {})
     generator = _Generator(functions)
     body = generator.emit(node)
     arguments = ", ".join(p if p == "_g" else _python_name(p) for p in parameters)
@@ -254,6 +279,7 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     function = namespace["_make"](runtime, _absent, decimal.getcontext, decimal.setcontext,
                                   runtime.DECIMAL_CONTEXT, *generator.constants.values())
     function.__policyengine_source__ = source
+    function.__policyengine_scans__ = scanning  # whether a call may iterate a province-wide collection
     return function
 
 

@@ -64,6 +64,7 @@ class EvaluationContext:
 
     def __init__(self, records: Any, as_of: dt.date, collections: tuple[str, ...]):
         self.as_of = as_of
+        self.memo: dict = {}  # hoisted subject-independent values (hoist.py), for this evaluation
         for name in collections:
             setattr(self, name, records.collection(name))
 
@@ -111,15 +112,22 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, jurisdiction
     gc.disable()
     try:
         with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
-            for subject_args, subject_id, community in subjects(rule, records, jurisdiction):
+            # report order without sorting the rows: subjects by (id, community) — a stable sort, so
+            # that equal keys keep record order — and, for each, its periods in label order
+            for subject_args, subject_id, community in sorted(subjects(rule, records, jurisdiction), key=_subject_key):
                 for period in periods:
                     args = subject_args + ((period,) if period is not None else ()) + (context,)
                     rows.append(judge(rule, subject_id, kind, community, period, args, as_of))
     finally:
         if collecting:
             gc.enable()
-    rows.sort(key=row_sort_key)
+    if list(periods) != sorted(periods, key=lambda p: "" if p is None else p.label):  # never so far: then sort
+        rows.sort(key=row_sort_key)
     return rows
+
+
+def _subject_key(subject: tuple) -> tuple:
+    return (subject[1], subject[2] or "")
 
 
 def evaluate_rules(rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date, jurisdiction: str,
@@ -172,6 +180,8 @@ def _plain_items(values: dict[str, Any]) -> tuple:
             items.append((k, v))
         elif kind is Decimal:
             items.append((k, str(v)))
+        elif kind is tuple and v and all(type(x) is str for x in v):  # names of conditions, ids …
+            items.append((k, tuple(sorted(v))))
         else:
             items.append((k, _unordered(plain(v))))
     return tuple(items)
