@@ -140,9 +140,13 @@ class _Rewriter:
     def __init__(self, functions: Mapping[str, Callable]) -> None:
         self.memo: dict = {}
         self.functions = functions
+        self.scan_memo: dict = {}
 
     def scans(self, node: ir.IR) -> bool:
-        return scans(node, self.functions)
+        key = id(node)
+        if key not in self.scan_memo:
+            self.scan_memo[key] = (scans(node, self.functions), node)
+        return self.scan_memo[key][0]
 
     def free(self, node: ir.IR | None) -> frozenset[str]:
         return free_vars(node, self.memo) if node is not None else frozenset()
