@@ -137,7 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes for the macro-workload (policies split between them; default 2)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--skip-micro", action="store_true", help="leave out start-up and the micro-workloads")
+    parser.add_argument("--skip-whole", action="store_true", help="leave out the issue-19 whole-policy parts")
+    parser.add_argument("--whole-rule-communities", type=int, default=2000)
+    parser.add_argument("--policy-sizes", type=lambda s: [int(x) for x in s.split(",")], default=None,
+                        help="province sizes for µs/community against the pre-issue-19 commit (default 1000)")
+    parser.add_argument("--e2e-communities", type=int, default=10000)
+    parser.add_argument("--linearity-sizes", type=lambda s: [int(x) for x in s.split(",")], default=None,
+                        help="two sizes (default 1000,30000; --quick 1000,10000)")
     args = parser.parse_args(argv)
+    args.policy_sizes = args.policy_sizes or [1000]
+    args.linearity_sizes = args.linearity_sizes or ([1000, 10000] if args.quick else [1000, 30000])
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [1000, 10000] if args.quick else [1000, 10000, 100000])
     repeat, slow_repeat, startup_repeat = (7, 2, 2) if args.quick else (15, 3, 3)
@@ -149,6 +159,25 @@ def main(argv: list[str] | None = None) -> int:
     log(f"policyengine benchmarks — {m['cores']} cores ({m['cpu']}), Python {m['python']}, "
         f"load average {m['load_average_at_start']}")
 
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+    def save(final: bool = False) -> None:  # after every part, so that an interrupted run keeps its results
+        result["complete"] = final
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["total_seconds"] = time.perf_counter() - started
+        text = json.dumps(result, ensure_ascii=False, indent=1, default=str)
+        (args.out / f"{stamp}.json").write_text(text, encoding="utf-8")
+        (args.out / "latest.json").write_text(text, encoding="utf-8")
+
+    if not args.skip_whole:
+        import whole
+
+        result["issue19"] = whole.run(args, log)
+        save()
+    if args.skip_micro:
+        save(final=True)
+        return 0
     log("\n1. start-up")
     result["startup"] = startup(startup_repeat)
 
@@ -170,21 +199,17 @@ def main(argv: list[str] | None = None) -> int:
         mark = "n/a " if t["met"] is None else ("met " if t["met"] else "MISS")
         log(f"  [{mark}] {t['workload']} policyengine {t['target']}: {t['value']:.2f}")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-
-    def save(final: bool = False) -> None:  # after every part, so that an interrupted run keeps its results
-        result["complete"] = final
-        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        result["total_seconds"] = time.perf_counter() - started
-        text = json.dumps(result, ensure_ascii=False, indent=1, default=str)
-        (args.out / f"{stamp}.json").write_text(text, encoding="utf-8")
-        (args.out / "latest.json").write_text(text, encoding="utf-8")
-
     save()
     if not args.skip_macro:
         log(f"\n3. macro-workload: every policy over the whole province (as_of {macro.AS_OF}), rule by rule")
         result["macro"] = run_macro(sizes, budget, args.jobs, lambda partial: (result.update(macro=partial), save()))
+    if not args.skip_whole:
+        import whole
+
+        log(f"\n8. regression check: start-up and micro-workloads against {whole.BASELINE_REV}, measured now")
+        baseline = whole.baseline_startup_micro(whole.BASELINE_REV, args.quick, log)
+        if baseline is not None:
+            result["issue19"]["regressions"] = whole.regressions(result, baseline, log)
     save(final=True)
     log(f"\npeak RSS {result['peak_rss_mib']:.0f} MiB; total {result['total_seconds']:.0f} s; "
         f"results: {args.out / (stamp + '.json')}")
