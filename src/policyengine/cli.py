@@ -14,6 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Sequence
 
+import policyengine
 from policyengine import engine, resources
 from policyengine.diagnostics import PolicyError
 from policyengine.records import RecordErrors, load_records
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="policyengine", description="Education-community policies as data.")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="message language (default zh)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {policyengine.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="check policy files; report every error with file:line:col")

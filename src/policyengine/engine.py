@@ -210,7 +210,53 @@ def compile_expression(text: str, record_type: str | Mapping[str, str], *, name:
         raise PolicyError(diagnostics)
     # as in Policy.evaluate, arithmetic runs in runtime.DECIMAL_CONTEXT, not the caller's context:
     # the generated function switches to it itself (no wrapper call, and only when it has to)
-    return compile_ir(checked, (name,), "expression", own_decimal_context=True)
+    function = compile_ir(checked, (name,), "expression", own_decimal_context=True)
+    return _exact_float_inputs(function, adhoc) if adhoc else function
+
+
+def _exact_float_inputs(function: Callable[[Any], Any], adhoc: Mapping[str, tuple[t.Type, bool]]) -> Callable[[Any], Any]:
+    """Floats given to numeric fields of an ad-hoc record are converted exactly from their shortest
+    repr (0.1 → Decimal("0.1"), as the record loader does), never computed as binary floats;
+    NaN and infinities are refused. Calls without floats pay one type check per numeric field."""
+    numeric = tuple(field for field, (kind, _) in adhoc.items() if _holds_numbers(kind))
+    if not numeric:
+        return function
+
+    def call(record: Any) -> Any:
+        for field in numeric:
+            value = record.get(field)
+            if type(value) is float or (isinstance(value, (list, tuple, dict)) and _has_float(value)):
+                return function({**record, **{f: _float_exact(record.get(f), f) for f in numeric}})
+        return function(record)
+
+    call.__doc__ = function.__doc__
+    return call
+
+
+def _holds_numbers(kind: t.Type) -> bool:
+    if isinstance(kind, t.ListType):
+        return _holds_numbers(kind.element)
+    if isinstance(kind, t.MapType):
+        return _holds_numbers(kind.value)
+    return kind in (t.NUMBER, t.MONEY)
+
+
+def _has_float(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(type(item) is float or (isinstance(item, (list, tuple, dict)) and _has_float(item)) for item in items)
+
+
+def _float_exact(value: Any, field: str) -> Any:
+    if type(value) is float:
+        exact = Decimal(repr(value))
+        if not exact.is_finite():
+            raise ValueError(f"record field {field!r} is {value!r}, not a finite number")
+        return exact
+    if isinstance(value, dict):
+        return {key: _float_exact(item, field) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_float_exact(item, field) for item in value)
+    return value
 
 
 def _adhoc_type(spec: str, schema: RecordSchema) -> tuple[t.Type, bool]:

@@ -13,10 +13,23 @@ import pytest
 from policyengine.testing.cases import Case, CaseFileError, load_case_file, run_case
 
 
+CASE_PATHS_INI = "policyengine_case_paths"
+
+
+def pytest_addoption(parser):
+    parser.addini(CASE_PATHS_INI, type="paths", default=[],
+                  help="folders whose *.yaml files are policy test files (default: any policies/tests folder)")
+
+
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix == ".yaml" and "tests" in file_path.parts and _under_policies(file_path):
-        return PolicyCaseFile.from_parent(parent, path=file_path)
-    return None
+    if file_path.suffix != ".yaml":
+        return None
+    folders = parent.config.getini(CASE_PATHS_INI)
+    if folders:
+        wanted = any(file_path.resolve().is_relative_to(Path(folder).resolve()) for folder in folders)
+    else:
+        wanted = "tests" in file_path.parts and _under_policies(file_path)
+    return PolicyCaseFile.from_parent(parent, path=file_path) if wanted else None
 
 
 def _under_policies(path: Path) -> bool:
