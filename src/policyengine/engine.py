@@ -219,17 +219,26 @@ def _exact_float_inputs(function: Callable[[Any], Any], adhoc: Mapping[str, tupl
     repr (0.1 → Decimal("0.1"), as the record loader does), never computed as binary floats;
     NaN and infinities are refused. Calls without floats pay one type check per numeric field."""
     numeric = tuple(field for field, (kind, _) in adhoc.items() if _holds_numbers(kind))
+    scalars = tuple(field for field in numeric if adhoc[field][0] in (t.NUMBER, t.MONEY))
+    containers = tuple(field for field in numeric if field not in scalars)
     if not numeric:
         return function
 
+    def exact(record: Any) -> Any:
+        return function({**record, **{f: _float_exact(record[f], f) for f in numeric if f in record}})
+
     def call(record: Any) -> Any:
-        for field in numeric:
+        for field in scalars:
+            if type(record.get(field)) is float:
+                return exact(record)
+        for field in containers:
             value = record.get(field)
-            if type(value) is float or (isinstance(value, (list, tuple, dict)) and _has_float(value)):
-                return function({**record, **{f: _float_exact(record.get(f), f) for f in numeric}})
+            if isinstance(value, (list, tuple, dict)) and _has_float(value):
+                return exact(record)
         return function(record)
 
     call.__doc__ = function.__doc__
+    call.__dict__.update(function.__dict__)  # __policyengine_source__ and the like
     return call
 
 
