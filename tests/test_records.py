@@ -423,11 +423,12 @@ def test_dangling_membership_reference_names_record_and_field():
     assert "u-404" in error.message_en and "u-404" in error.message_zh
 
 
-def test_record_without_id_is_named_by_collection_and_index():
+def test_record_without_id_is_named_by_its_derived_id():
     data = minimal()
     data["quality_scores"] = [{"unit_id": "u-1", "year": 2021}, {"unit_id": "u-1", "year": "last"}]
     (error,) = load_errors(data)
-    assert (error.record_kind, error.record_id, error.field) == ("quality_score", "quality_scores[1]", "year")
+    # quality scores carry no id in §1.5: theirs is derived from the key fields, never the position
+    assert (error.record_kind, error.record_id, error.field) == ("quality_score", "quality_score:u-1:last", "year")
 
 
 def test_fields_of_and_collection_types_for_the_checker():

@@ -21,6 +21,7 @@ from typing import Any, Union
 import attrs
 import yaml
 
+from policyengine import runtime
 from policyengine.recordschema import (
     DATE_PATTERN,
     DECIMAL_PATTERN,
@@ -40,6 +41,7 @@ UNKNOWN_FIELD = "RE105"
 DUPLICATE_ID = "RE106"
 UNKNOWN_COLLECTION = "RE107"
 UNREADABLE_FILE = "RE108"
+INCONSISTENT_FIELDS = "RE109"
 
 CODES = {
     MISSING_FIELD: "missing required field",
@@ -50,6 +52,7 @@ CODES = {
     DUPLICATE_ID: "duplicate id",
     UNKNOWN_COLLECTION: "unknown top-level collection",
     UNREADABLE_FILE: "unreadable file, or YAML/JSON syntax error",
+    INCONSISTENT_FIELDS: "fields that contradict each other (school_year or semester_id against date, a field and its alias)",
 }
 
 Source = Union[str, os.PathLike, Mapping[str, Any]]
@@ -272,7 +275,7 @@ def _known_ids(schema: RecordSchema, raw: Mapping[str, list[tuple[str | None, in
 
 def _validate_collection(kind: KindDef, items: list[tuple[str | None, int, Any]], ctx: _Context) -> list[Record]:
     records = []
-    seen: set[str] = set()
+    seen: dict[str, Record | None] = {}
     for file, index, item in items:
         record_id = item.get(kind.id_field) if kind.id_field and isinstance(item, Mapping) else None
         ctx.kind, ctx.file = kind.name, file
@@ -285,31 +288,105 @@ def _validate_collection(kind: KindDef, items: list[tuple[str | None, int, Any]]
             ctx.error(DUPLICATE_ID, kind.id_field, f"{kind.id_field} 重复：{record_id} 在 {kind.collection} 中已出现",
                       f"duplicate {kind.id_field} {record_id!r}: already used in {kind.collection}")
         elif isinstance(record_id, str):
-            seen.add(record_id)
-        records.append(_convert_record(kind, item, "", ctx))
+            seen[record_id] = None
+        first_error = len(ctx.errors)
+        record = _convert_record(kind, item, "", ctx)
+        if kind.derived_id and record_id is None:
+            _derive_id(kind, record, item, seen, ctx, first_error)
+        records.append(record)
     return records
 
 
+def _derive_id(kind: KindDef, record: Record, raw: Mapping[Any, Any], seen: dict[str, Record | None],
+               ctx: _Context, first_error: int) -> None:
+    """Give a record without an id its stable id from its key fields (never its position), name its
+    errors by it, and refuse a second record with the same key fields. A key field that failed
+    validation contributes its raw text, so that the error names the record as written."""
+    parts = [_id_part(getattr(record, name) if getattr(record, name) is not None else raw.get(name))
+             for name in kind.derived_id]
+    derived = ":".join([kind.name, *parts])
+    setattr(record, kind.id_field, derived)
+    ctx.errors[first_error:] = [attrs.evolve(e, record_id=derived) for e in ctx.errors[first_error:]]
+    ctx.record_id = derived
+    keys = ", ".join(kind.derived_id)
+    if derived not in seen:
+        seen[derived] = record
+    elif seen[derived] is not None and _same_fields(kind, seen[derived], record):
+        ctx.error(DUPLICATE_ID, None, f"与另一条 {kind.collection} 记录完全相同（重复记录）",
+                  f"an exact duplicate of another record in {kind.collection}")
+    else:
+        ctx.error(DUPLICATE_ID, kind.id_field,
+                  f"另一条 {kind.collection} 记录的键字段（{keys}）相同：请为两者给出不同的 {kind.id_field}",
+                  f"another record in {kind.collection} has the same key fields ({keys}); "
+                  f"give each its own {kind.id_field}")
+
+
+def _id_part(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, datetime.date) else str(value)
+
+
+def _same_fields(kind: KindDef, a: Record, b: Record) -> bool:
+    return all(getattr(a, name) == getattr(b, name) for name in kind.fields)
+
+
 def _convert_record(kind: KindDef, raw: Mapping[Any, Any], prefix: str, ctx: _Context) -> Record:
+    aliases = {field.alias: field for field in kind.fields.values() if field.alias}
     for name in raw:
-        if name not in kind.fields:
+        if name not in kind.fields and name not in aliases:
             zh_hint, en_hint = _suggest(str(name), kind.fields)
             ctx.error(UNKNOWN_FIELD, f"{prefix}{name}", f"{kind.name} 没有字段 {name}{zh_hint}",
                       f"unknown field {name} of {kind.name}{en_hint}")
     values = {}
     for name, field in kind.fields.items():
         path = f"{prefix}{name}"
-        value = raw.get(name)
+        value = _field_value(field, raw, prefix, ctx)
         if value is None:
             if field.required:
                 ctx.error(MISSING_FIELD, path, f"缺少必填字段 {path}", f"missing required field {path}")
             values[name] = field.default_value() if field.has_default else None
             continue
-        converted = _convert(field.spec, value, path, ctx)
+        converted = value if value is _INVALID else (
+            _to_semester(value, path, ctx) if field.semester_of else _convert(field.spec, value, path, ctx))
         if field.is_id and converted == "":
             converted = ctx.error(WRONG_TYPE, path, f"{path} 不能为空字符串", f"{path} must not be empty")
         values[name] = None if converted is _INVALID else converted
+    _check_periods(kind, values, prefix, ctx)
     return kind.cls(**values)
+
+
+def _field_value(field: Any, raw: Mapping[Any, Any], prefix: str, ctx: _Context) -> Any:
+    """The raw value of a field, given under its name or its alias (not both)."""
+    value = raw.get(field.name)
+    if field.alias is None or raw.get(field.alias) is None:
+        return value
+    if value is not None:
+        return ctx.error(INCONSISTENT_FIELDS, f"{prefix}{field.name}",
+                         f"{field.name} 与 {field.alias} 是同一字段，只能给出其一",
+                         f"{field.name} and {field.alias} are the same field: give only one")
+    return raw[field.alias]
+
+
+def _check_periods(kind: KindDef, values: Mapping[str, Any], prefix: str, ctx: _Context) -> None:
+    """school_year / semester_id agree with the date they describe (§1.4 periods)."""
+    for field in kind.fields.values():
+        given, day = values.get(field.name), values.get(field.school_year_of or field.semester_of or "")
+        if given is None or day is None or not isinstance(day, datetime.date):
+            continue
+        if field.school_year_of:
+            actual = runtime.school_year(day).year
+            if given != actual:
+                _period_mismatch(ctx, prefix, field.name, field.school_year_of, given, day, str(actual))
+        elif given != runtime.semester(day).label:
+            _period_mismatch(ctx, prefix, field.name, field.semester_of, given, day, runtime.semester(day).label)
+
+
+def _period_mismatch(ctx: _Context, prefix: str, name: str, date_field: str, given: Any, day: datetime.date,
+                     actual: str) -> None:
+    ctx.error(INCONSISTENT_FIELDS, f"{prefix}{name}",
+              f"{prefix}{name} 为 {given}，但 {prefix}{date_field} {day.isoformat()} 属于 {actual}",
+              f"{prefix}{name} is {given}, but {prefix}{date_field} {day.isoformat()} falls in {actual}")
 
 
 def _wrong_type(spec: ValueSpec, value: Any, path: str, ctx: _Context, note: tuple[str, str] = ("", "")) -> object:
@@ -321,6 +398,26 @@ def _wrong_type(spec: ValueSpec, value: Any, path: str, ctx: _Context, note: tup
 def _convert(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
     """The runtime value of a raw value, or _INVALID after recording the error."""
     return _CONVERTERS[spec.tag](spec, value, path, ctx)
+
+
+SEMESTER_SPELLINGS = (
+    (re.compile(r"([0-9]{4})-([0-9]{4})-([12])"), lambda m: (int(m[1]), int(m[2]), m[3])),
+    (re.compile(r"([0-9]{4})-autumn"), lambda m: (int(m[1]), int(m[1]) + 1, "1")),
+    (re.compile(r"([0-9]{4})-spring"), lambda m: (int(m[1]) - 1, int(m[1]), "2")),
+)
+
+
+def _to_semester(value: Any, path: str, ctx: _Context) -> Any:
+    """`2023-2024-1` (the engine's label), `2023-autumn` or `2024-spring` → `2023-2024-1` / `2023-2024-2`."""
+    text = value.strip() if isinstance(value, str) else None
+    for pattern, parts in SEMESTER_SPELLINGS:
+        match = pattern.fullmatch(text) if text is not None else None
+        if match:
+            start, end, half = parts(match)
+            if end == start + 1:
+                return f"{start}-{end}-{half}"
+    return ctx.error(WRONG_TYPE, path, f"{path} 应为学期，如 2023-2024-1、2023-autumn 或 2024-spring，实际为 {_short(value)}",
+                     f"{path}: expected a semester such as 2023-2024-1, 2023-autumn or 2024-spring, got {_short(value)}")
 
 
 def _to_string(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:

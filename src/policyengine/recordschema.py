@@ -90,10 +90,14 @@ class FieldDef:
     ref_kind: str | None
     is_int: bool
     is_id: bool
+    alias: str | None = None           # another accepted spelling (a §1.5 name spelled differently here)
+    school_year_of: str | None = None  # the date field whose school year this field names
+    semester_of: str | None = None     # the date field whose semester this field names
+    derived: bool = False              # the id of a kind with `derived_id`: may be absent, then derived
 
     @property
     def required(self) -> bool:
-        return not self.optional and not self.has_default
+        return not self.optional and not self.has_default and not self.derived
 
     def default_value(self) -> Any:
         """A fresh copy of the default (maps are mutable dicts)."""
@@ -131,6 +135,7 @@ class KindDef:
     fields: Mapping[str, FieldDef]
     navigations: Mapping[str, NavDef]
     cls: type
+    derived_id: tuple[str, ...] = ()  # key fields of the id derived for records that give none
 
 
 @attrs.frozen(eq=False)
@@ -248,7 +253,7 @@ def _parse_enum(name: str, raw: Mapping[str, Any]) -> EnumDef:
 
 def _parse_field(name: str, raw: Any, kinds: set[str], enums: Mapping[str, EnumDef]) -> FieldDef:
     entry = raw if isinstance(raw, dict) else {"type": raw}
-    unknown = set(entry) - {"type", "id", "default"}
+    unknown = set(entry) - {"type", "id", "default", "alias", "school_year_of", "semester_of"}
     if unknown:
         raise SchemaError(f"field {name}: unknown keys {sorted(unknown)}")
     text = str(entry["type"]).strip()
@@ -266,6 +271,9 @@ def _parse_field(name: str, raw: Any, kinds: set[str], enums: Mapping[str, EnumD
         ref_kind=ref_spec.arg if ref_spec.tag == "ref" else None,
         is_int=spec.tag == "int",
         is_id=bool(entry.get("id")),
+        alias=entry.get("alias"),
+        school_year_of=entry.get("school_year_of"),
+        semester_of=entry.get("semester_of"),
     )
 
 
@@ -363,7 +371,7 @@ def build_schema(raw: Mapping[str, Any]) -> RecordSchema:
     parents = _parent_navigations(parsed)
     kinds = {}
     for kind, entry in raw_kinds.items():
-        unknown = set(entry) - {"collection", "fields", "reverse"}
+        unknown = set(entry) - {"collection", "fields", "reverse", "derived_id"}
         if unknown:
             raise SchemaError(f"record kind {kind}: unknown keys {sorted(unknown)}")
         kinds[kind] = _build_kind(kind, entry, parsed[kind], parents.get(kind, []), raw_kinds)
@@ -384,9 +392,33 @@ def _build_kind(kind: str, entry: Mapping[str, Any], fields: Mapping[str, FieldD
     id_field = ids[0] if ids else None
     if entry.get("reverse") and id_field is None:
         raise SchemaError(f"record kind {kind}: reverse navigations need an id field")
+    derived_id = tuple(entry.get("derived_id") or ())
+    fields = _with_derived_id(kind, dict(fields), id_field, derived_id)
+    _check_field_links(kind, fields)
     cls = _make_class(kind, id_field, fields, navs)
-    return KindDef(kind, entry.get("collection"), id_field, types.MappingProxyType(dict(fields)),
-                   types.MappingProxyType(navs), cls)
+    return KindDef(kind, entry.get("collection"), id_field, types.MappingProxyType(fields),
+                   types.MappingProxyType(navs), cls, derived_id)
+
+
+def _with_derived_id(kind: str, fields: dict[str, FieldDef], id_field: str | None,
+                     derived_id: tuple[str, ...]) -> dict[str, FieldDef]:
+    if not derived_id:
+        return fields
+    if id_field is None or any(name not in fields for name in derived_id):
+        raise SchemaError(f"record kind {kind}: derived_id needs an id field and names only its fields")
+    fields[id_field] = attrs.evolve(fields[id_field], derived=True)
+    return fields
+
+
+def _check_field_links(kind: str, fields: Mapping[str, FieldDef]) -> None:
+    """alias, school_year_of and semester_of name things that exist."""
+    names = set(fields)
+    for field in fields.values():
+        if field.alias and (field.alias in names or sum(f.alias == field.alias for f in fields.values()) > 1):
+            raise SchemaError(f"record kind {kind}: alias {field.alias!r} collides with another name")
+        for target, tag in ((field.school_year_of, "int"), (field.semester_of, "string")):
+            if target and (fields.get(target) is None or fields[target].spec.tag != "date" or field.spec.tag != tag):
+                raise SchemaError(f"record kind {kind}: {field.name} must be {tag} and name a date field")
 
 
 @functools.cache
@@ -446,11 +478,21 @@ def _json_default(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+SEMESTER_PATTERN = r"^[0-9]{4}-([0-9]{4}-[12]|autumn|spring)$"
+
+
 def _json_kind(kind: KindDef) -> dict[str, Any]:
+    properties = {}
+    for name, field in kind.fields.items():
+        properties[name] = _json_field(field)
+        if field.semester_of:
+            properties[name] = {"type": ["string", "null"], "pattern": SEMESTER_PATTERN}
+        if field.alias:
+            properties[field.alias] = {**properties[name], "description": f"the same as {name}"}
     return {
         "type": "object",
         "title": kind.name,
-        "properties": {name: _json_field(field) for name, field in kind.fields.items()},
+        "properties": properties,
         "required": [name for name, field in kind.fields.items() if field.required],
         "additionalProperties": False,
     }
