@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import policyengine
 from policyengine import engine, resources
 from policyengine.diagnostics import PolicyError
-from policyengine.records import RecordErrors, load_records
+from policyengine.records import RecordErrors
 from policyengine.report import SCHEMA_VERSION, Report
 
 OUTCOME_LABELS = {"pass": "通过", "violation": "违规", "warning": "警示", "amount": "金额", "entitlement": "享有",
@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print a JSON Schema: the record format or the policy format")
     schema.add_argument("which", choices=("records", "policy"))
+    schema.add_argument("--policy", help="records: the schema extended by this policy's schema extension")
     schema.set_defaults(run=_schema)
     return parser
 
@@ -154,7 +155,7 @@ def _evaluate(args) -> int:
         return 1
     as_of = args.as_of or dt.date.today()
     try:
-        records = load_records([Path(p) for p in args.records])
+        records = policy.load_records([Path(p) for p in args.records])
     except RecordErrors as error:
         return _record_errors(error, policy.name, as_of, args)
     from policyengine import batch
@@ -244,7 +245,7 @@ def _bench(args) -> int:
     if policy is None:
         return 1
     try:
-        records = load_records([Path(p) for p in args.records])
+        records = policy.load_records([Path(p) for p in args.records])
     except RecordErrors as error:
         print(error.message(args.lang), file=sys.stderr)
         return 2
@@ -277,7 +278,12 @@ def _doc(args) -> int:
 
 
 def _schema(args) -> int:
-    if args.which == "records":
+    if args.which == "records" and args.policy:
+        policy = _load_policy_or_report(args.policy, args.lang)
+        if policy is None:
+            return 1
+        print(json.dumps(policy.record_schema.json_schema(), ensure_ascii=False, indent=2))
+    elif args.which == "records":
         from policyengine.recordschema import json_schema_text
 
         print(json_schema_text())

@@ -27,6 +27,7 @@ from policyengine.policyfile import LibraryModel, read_file
 from policyengine.recordschema import RecordSchema, load_record_schema
 from policyengine.records import RecordSet, load_records
 from policyengine.report import Finding, Report
+from policyengine.schemaext import schema_for_policy
 
 
 @attrs.frozen
@@ -49,6 +50,11 @@ class Policy:
     not_encoded: tuple[tuple[str, str], ...]
     warnings: tuple[Diagnostic, ...] = ()  # e.g. unused definitions (PE208); errors raise PolicyError
     libraries: tuple[str, ...] = ()  # the library files imported, directly or not
+    record_schema: RecordSchema = attrs.field(factory=load_record_schema, repr=False)  # core + extension
+
+    def load_records(self, sources: Any) -> RecordSet:
+        """Records validated against this policy's record schema (its extension included)."""
+        return load_records(sources, schema=self.record_schema)
 
     def evaluate(self, records: RecordSet | Any, as_of: dt.date | None = None,
                  rules: Iterable[str] | None = None) -> Report:
@@ -92,9 +98,12 @@ class Policy:
 
     def _evaluate_rules(self, rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date) -> Report:
         if not isinstance(records, RecordSet):
-            records = load_records(records)
+            records = self.load_records(records)
+        elif records.schema is not self.record_schema and self.record_schema is not load_record_schema():
+            raise ValueError(f"these records were not loaded with the record schema of {self.name}, which "
+                             "extends the core schema: load them with policy.load_records(...)")
         return evaluate_rules(rules, records, as_of, self.jurisdiction, (self.effective_from, self.effective_to),
-                              self.name, tuple(load_record_schema().collections))
+                              self.name, tuple(self.record_schema.collections))
 
     def rule(self, rule_id: str) -> CompiledRule:
         for rule in self.rules:
@@ -153,7 +162,9 @@ def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
     model, diagnostics = read_file(path, text)
     if model is None:
         raise PolicyError(diagnostics)
-    result = elaborate(model, load_record_schema(), diagnostics, overrides)
+    record_schema, schema_diagnostics = schema_for_policy(path)  # the core schema + the policy's extension
+    diagnostics.extend(schema_diagnostics)
+    result = elaborate(model, record_schema, diagnostics, overrides)
     if any(not d.is_warning for d in diagnostics):
         raise PolicyError(diagnostics)
     warnings = PolicyError(diagnostics).diagnostics  # sorted, each once
@@ -162,7 +173,7 @@ def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
                       source_file="", effective_from=None, effective_to=None,
                       parameters=types.MappingProxyType({}), ambiguities=types.MappingProxyType({}), rules=(),
                       rule_kinds=types.MappingProxyType({}), not_encoded=(), warnings=warnings,
-                      libraries=result.libraries)
+                      libraries=result.libraries, record_schema=record_schema)
     m = model
     return Policy(
         name=m.jurisdiction_id or Path(m.path).stem, path=m.path, jurisdiction=m.jurisdiction_id,
@@ -173,7 +184,7 @@ def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
         rules=result.rules,
         rule_kinds=types.MappingProxyType({d.id: (d.kind, d.strength) for d in m.rules}),
         not_encoded=tuple((x.id, x.reason) for x in m.not_encoded), warnings=warnings,
-        libraries=result.libraries)
+        libraries=result.libraries, record_schema=record_schema)
 
 
 # ---------------------------------------------------------------------------------------- expressions

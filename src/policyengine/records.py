@@ -638,6 +638,12 @@ class RecordSet:
     awards: tuple = ()
     _instances: Mapping[str, tuple] = attrs.field(factory=dict, repr=False)
     _index: Mapping[str, Mapping[str, Record]] = attrs.field(factory=dict, repr=False)
+    _schema: RecordSchema | None = attrs.field(default=None, repr=False)
+
+    @property
+    def schema(self) -> RecordSchema:
+        """The record schema these records were validated against (core, or a policy's extension)."""
+        return self._schema or load_record_schema()
 
     def collection(self, name: str) -> tuple:
         """A top-level collection by name (`units`)."""
@@ -657,12 +663,13 @@ class RecordSet:
         return self.instances("membership")
 
 
-def load_records(sources: Source | Iterable[Source]) -> RecordSet:
+def load_records(sources: Source | Iterable[Source], schema: RecordSchema | None = None) -> RecordSet:
     """Load, validate and link records from a path, a mapping, or a list of both (concatenated).
 
-    Raises RecordErrors with every error found when anything is wrong.
+    `schema`: the record schema to validate against (default: the core schema; a policy with a schema
+    extension passes its own, see `Policy.load_records`). Raises RecordErrors with every error found.
     """
-    schema = load_record_schema()
+    schema = schema or load_record_schema()
     errors: list[RecordError] = []
     raw = _gather(schema, sources, errors)
     ctx = _Context(schema, _known_ids(schema, raw), errors)
@@ -681,4 +688,5 @@ def _build(schema: RecordSchema, collections: Mapping[str, list[Record]]) -> Rec
              for kind in schema.kinds.values() if kind.id_field}
     _link(schema, instances, index)
     return RecordSet(**{name: tuple(records) for name, records in collections.items()},
-                     instances={kind: tuple(records) for kind, records in instances.items()}, index=index)
+                     instances={kind: tuple(records) for kind, records in instances.items()}, index=index,
+                     schema=schema)

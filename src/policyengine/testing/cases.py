@@ -104,7 +104,7 @@ def run_case(case: Case, policy: Policy | None = None, records: RecordSet | None
     case's records once and each mutant once)."""
     try:
         policy = policy or load_policy(case.policy, parameters=dict(case.parameters))
-        records = records or load_records(list(case.records))
+        records = records or policy.load_records(list(case.records))
     except PolicyError as error:
         return CaseResult(case, (f"policy error:\n{error.render('en')}",), None, ())
     except RecordErrors as error:
