@@ -348,7 +348,7 @@ def test_corpus_is_complete():
     files = {p.name for p in BAD.iterdir() if p.name != "expected.yaml"}
     assert files == set(EXPECTED)
     codes = {entry[0] for entries in EXPECTED.values() for entry in entries}
-    assert codes == {f"RE10{i}" for i in range(1, 9)}
+    assert codes >= {f"RE10{i}" for i in range(1, 9)}  # the newer codes have their own tests
 
 
 def test_errors_of_several_files_are_reported_together():

@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="also list not_applicable findings (every format; the counts include them always)")
     evaluate.add_argument("--jobs", type=int, default=1, help="worker processes (results are identical)")
     evaluate.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    evaluate.add_argument("--record-limit", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a record input limit (max_file_bytes, max_depth, max_alias_expansion, "
+                               "min_alias_budget, max_number_digits, max_number_exponent)")
     evaluate.set_defaults(run=_evaluate)
 
     rules = commands.add_parser("rules", help="list a policy's rules and the catalog entries it leaves out")
@@ -155,7 +158,7 @@ def _evaluate(args) -> int:
         return 1
     as_of = args.as_of or dt.date.today()
     try:
-        records = policy.load_records([Path(p) for p in args.records])
+        records = policy.load_records([Path(p) for p in args.records], limits=_record_limits(args.record_limit))
     except RecordErrors as error:
         return _record_errors(error, policy.name, as_of, args)
     from policyengine import batch
@@ -195,6 +198,16 @@ class _output:
             self.file.close()
         else:
             self.file.flush()
+
+
+def _record_limits(pairs: list[str]):
+    from policyengine.recordio import RecordLimits
+
+    try:
+        return RecordLimits.with_overrides(dict(pair.split("=", 1) for pair in pairs))
+    except ValueError as error:  # a usage error: exit status 2
+        print(f"policyengine evaluate: --record-limit: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _record_errors(error: RecordErrors, policy: str, as_of: dt.date, args) -> int:

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import datetime
 import difflib
-import json
 import os
 import re
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Union
 
 import attrs
-import yaml
 
-from policyengine import runtime
+from policyengine import recordio, runtime
+from policyengine.recordio import BadNumber, RecordLimits
 from policyengine.recordschema import (
     DATE_PATTERN,
     DECIMAL_PATTERN,
@@ -42,6 +42,13 @@ DUPLICATE_ID = "RE106"
 UNKNOWN_COLLECTION = "RE107"
 UNREADABLE_FILE = "RE108"
 INCONSISTENT_FIELDS = "RE109"
+DUPLICATE_KEY = recordio.DUPLICATE_KEY              # RE110
+DUPLICATE_MEMBER = "RE111"
+FILE_TOO_LARGE = recordio.FILE_TOO_LARGE            # RE112
+TOO_DEEP = recordio.TOO_DEEP                        # RE113
+ALIAS_EXPANSION = recordio.ALIAS_EXPANSION          # RE114
+NUMBER_OUT_OF_RANGE = recordio.NUMBER_OUT_OF_RANGE  # RE115
+UNSUPPORTED_FORMAT = recordio.UNSUPPORTED_FORMAT    # RE116
 
 CODES = {
     MISSING_FIELD: "missing required field",
@@ -53,7 +60,15 @@ CODES = {
     UNKNOWN_COLLECTION: "unknown top-level collection",
     UNREADABLE_FILE: "unreadable file, or YAML/JSON syntax error",
     INCONSISTENT_FIELDS: "fields that contradict each other (school_year or semester_id against date, a field and its alias)",
+    DUPLICATE_KEY: "duplicate key in a YAML or JSON mapping (both positions given)",
+    DUPLICATE_MEMBER: "a unit listed twice in one community",
+    FILE_TOO_LARGE: "file larger than the limit (max_file_bytes)",
+    TOO_DEEP: "nesting deeper than the limit (max_depth)",
+    ALIAS_EXPANSION: "YAML aliases that are recursive or expand beyond the limit (max_alias_expansion)",
+    NUMBER_OUT_OF_RANGE: "a number with too many digits or too large an exponent (max_number_digits, max_number_exponent)",
+    UNSUPPORTED_FORMAT: "an input format that is not supported",
 }
+_LOCATED_IN_MESSAGE = {UNREADABLE_FILE, DUPLICATE_KEY, FILE_TOO_LARGE, TOO_DEEP, ALIAS_EXPANSION}
 
 Source = Union[str, os.PathLike, Mapping[str, Any]]
 
@@ -97,6 +112,7 @@ class RecordError:
     message_en: str
     file: str | None = None
     line: int | None = None
+    column: int | None = None
 
     def message(self, lang: str = "zh") -> str:
         return self.message_en if lang == "en" else self.message_zh
@@ -104,7 +120,7 @@ class RecordError:
     def describe(self, lang: str = "zh") -> str:
         """One line: code, where, message."""
         where = " ".join(str(part) for part in (self.record_kind, self.record_id, self.field) if part)
-        location = f"{self.file}: " if self.file and self.code != UNREADABLE_FILE else ""
+        location = f"{self.file}: " if self.file and self.code not in _LOCATED_IN_MESSAGE else ""
         return f"{self.code} {location}{where + ': ' if where else ''}{self.message(lang)}"
 
     def to_dict(self, lang: str = "zh") -> dict[str, Any]:
@@ -134,6 +150,7 @@ class _Context:
     schema: RecordSchema
     ids: Mapping[str, set[str]]
     errors: list[RecordError]
+    limits: RecordLimits = attrs.field(factory=RecordLimits)
     kind: str | None = None
     record_id: str | None = None
     file: str | None = None
@@ -143,8 +160,12 @@ class _Context:
         return _INVALID
 
 
+_SHORT = reprlib.Repr()  # bounded: a value may be nested deep or be very long
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 50, 50
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -156,66 +177,18 @@ def _suggest(name: str, candidates: Iterable[str]) -> tuple[str, str]:
 # ------------------------------------------------------------------------------------------ reading
 
 
-def _read_file(path: Path, errors: list[RecordError]) -> Any:
-    """The parsed document, or _INVALID after recording an RE108 error."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return _file_error(errors, path, None, f"无法读取文件 {path}：{reason}", f"cannot read {path}: {reason}")
-    if path.suffix.lower() == ".json":
-        return _parse_json(path, text, errors)
-    return _parse_yaml(path, text, errors)
+def _read_file(path: Path, errors: list[RecordError], limits: RecordLimits) -> Any:
+    """The parsed document, or _INVALID after recording its errors (RE108, RE110, RE112–RE114)."""
+    problems: list[recordio.ReadError] = []
+    document = recordio.parse_document(path, limits, problems)
+    for problem in problems:
+        errors.append(RecordError(None, None, None, problem.code, problem.zh, problem.en, str(path),
+                                  problem.line, problem.column))
+    return _INVALID if problems else document
 
 
-def _parse_json(path: Path, text: str, errors: list[RecordError]) -> Any:
-    def reject_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a number")
-
-    try:
-        return json.loads(text, parse_float=Decimal, parse_constant=reject_constant)
-    except json.JSONDecodeError as exc:
-        return _file_error(errors, path, exc.lineno,
-                           f"JSON 语法错误：{path} 第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}",
-                           f"JSON syntax error in {path}, line {exc.lineno}, column {exc.colno}: {exc.msg}")
-    except ValueError as exc:
-        return _file_error(errors, path, None, f"JSON 错误：{path}：{exc}", f"JSON error in {path}: {exc}")
-
-
-class _SafeLoader(yaml.SafeLoader):
-    """yaml.SafeLoader, except that an impossible date (2021-13-01) stays a string, so that it is
-    reported as a wrong value of its field (RE102) instead of aborting the whole file."""
-
-    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError:
-            return self.construct_scalar(node)
-
-
-_SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _SafeLoader.construct_yaml_timestamp)
-
-
-def _parse_yaml(path: Path, text: str, errors: list[RecordError]) -> Any:
-    try:
-        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        if mark is None:
-            return _file_error(errors, path, None, f"YAML 语法错误：{path}：{problem}",
-                               f"YAML syntax error in {path}: {problem}")
-        line, column = mark.line + 1, mark.column + 1
-        return _file_error(errors, path, line, f"YAML 语法错误：{path} 第 {line} 行第 {column} 列：{problem}",
-                           f"YAML syntax error in {path}, line {line}, column {column}: {problem}")
-
-
-def _file_error(errors: list[RecordError], path: Path, line: int | None, zh: str, en: str) -> object:
-    errors.append(RecordError(None, None, None, UNREADABLE_FILE, zh, en, str(path), line))
-    return _INVALID
-
-
-def _documents(sources: Source | Iterable[Source], errors: list[RecordError]) -> Iterator[tuple[str | None, Any]]:
+def _documents(sources: Source | Iterable[Source], errors: list[RecordError],
+               limits: RecordLimits) -> Iterator[tuple[str | None, Any]]:
     """(file name or None, parsed document) for each readable source."""
     if isinstance(sources, (str, os.PathLike, Mapping)):
         sources = [sources]
@@ -223,16 +196,16 @@ def _documents(sources: Source | Iterable[Source], errors: list[RecordError]) ->
         if isinstance(source, Mapping):
             yield None, source
         else:
-            document = _read_file(Path(source), errors)
+            document = _read_file(Path(source), errors, limits)
             if document is not _INVALID:
                 yield os.fspath(source), document
 
 
-def _gather(schema: RecordSchema, sources: Source | Iterable[Source],
-            errors: list[RecordError]) -> dict[str, list[tuple[str | None, Any]]]:
+def _gather(schema: RecordSchema, sources: Source | Iterable[Source], errors: list[RecordError],
+            limits: RecordLimits) -> dict[str, list[tuple[str | None, Any]]]:
     """Collection name → [(file, index in that source, raw record)], concatenated over the sources."""
     raw: dict[str, list[tuple[str | None, int, Any]]] = {name: [] for name in schema.collections}
-    for file, document in _documents(sources, errors):
+    for file, document in _documents(sources, errors, limits):
         if document is None:
             continue
         if not isinstance(document, Mapping):
@@ -351,6 +324,8 @@ def _convert_record(kind: KindDef, raw: Mapping[Any, Any], prefix: str, ctx: _Co
             _to_semester(value, path, ctx) if field.semester_of else _convert(field.spec, value, path, ctx))
         if field.is_id and converted == "":
             converted = ctx.error(WRONG_TYPE, path, f"{path} 不能为空字符串", f"{path} must not be empty")
+        if converted is not _INVALID and (field.unique_by or field.refers_to):
+            _check_links(field, converted, path, ctx)
         values[name] = None if converted is _INVALID else converted
     _check_periods(kind, values, prefix, ctx)
     return kind.cls(**values)
@@ -366,6 +341,26 @@ def _field_value(field: Any, raw: Mapping[Any, Any], prefix: str, ctx: _Context)
                          f"{field.name} 与 {field.alias} 是同一字段，只能给出其一",
                          f"{field.name} and {field.alias} are the same field: give only one")
     return raw[field.alias]
+
+
+def _check_links(field: Any, value: Any, path: str, ctx: _Context) -> None:
+    """unique_by: a unit listed twice in one community; refers_to: plain-string references."""
+    if field.unique_by:
+        first: dict[Any, int] = {}
+        for index, item in enumerate(value):
+            key = getattr(item, field.unique_by)
+            if key is not None and first.setdefault(key, index) != index:
+                where = f"{path}[{index}].{field.unique_by}"
+                ctx.error(DUPLICATE_MEMBER, where, f"{where}：{key} 已在 {path}[{first[key]}] 中列出，一个单位只能列出一次",
+                          f"{where}: {key} is already listed at {path}[{first[key]}]; list a unit once")
+    if field.refers_to:
+        known = set().union(*(ctx.ids[kind] for kind in field.refers_to))
+        kinds = "/".join(field.refers_to)
+        for target in (value.keys() if isinstance(value, dict) else [value]):
+            if target not in known:
+                where = path if not isinstance(value, dict) else f"{path}[{target}]"
+                ctx.error(DANGLING_REFERENCE, where, f"{where} 引用的 {target} 不存在（不是任何 {kinds} 的 id）",
+                          f"{where} refers to {target!r}, which is not the id of any {kinds}")
 
 
 def _check_periods(kind: KindDef, values: Mapping[str, Any], prefix: str, ctx: _Context) -> None:
@@ -397,7 +392,27 @@ def _wrong_type(spec: ValueSpec, value: Any, path: str, ctx: _Context, note: tup
 
 def _convert(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
     """The runtime value of a raw value, or _INVALID after recording the error."""
+    if type(value) is BadNumber:
+        return _out_of_range(path, value, ctx)
     return _CONVERTERS[spec.tag](spec, value, path, ctx)
+
+
+def _out_of_range(path: str, value: Any, ctx: _Context) -> object:
+    zh, en = recordio.number_problem(Decimal(str(value)), ctx.limits) if _decimal_text(str(value)) else (
+        "数字过长", "a number too long to read")
+    return ctx.error(NUMBER_OUT_OF_RANGE, path, f"{path}：{zh}（{_short(value)}）", f"{path}: {en} ({_short(value)})")
+
+
+def _decimal_text(text: str) -> bool:
+    return len(text) <= 10_000 and re.fullmatch(r"[+-]?[0-9]*\.?[0-9]*([eE][+-]?[0-9]+)?", text) is not None
+
+
+def _in_range(number: Decimal | int, value: Any, path: str, ctx: _Context) -> Any:
+    problem = recordio.number_problem(number, ctx.limits)
+    if problem is None:
+        return number
+    return ctx.error(NUMBER_OUT_OF_RANGE, path, f"{path}：{problem[0]}（{_short(value)}）",
+                     f"{path}: {problem[1]} ({_short(value)})")
 
 
 SEMESTER_SPELLINGS = (
@@ -444,7 +459,8 @@ def _to_bool(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
 
 
 def _to_decimal(value: Any) -> Decimal | None:
-    """An exact Decimal for a numeric raw value (floats via their shortest repr), or None."""
+    """An exact Decimal for a numeric raw value (floats via their shortest repr), or None. The file
+    readers never produce floats; mappings given from Python may."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -453,29 +469,33 @@ def _to_decimal(value: Any) -> Decimal | None:
         value = Decimal(str(value))
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
-    if isinstance(value, str) and re.fullmatch(DECIMAL_PATTERN, value.strip()):
+    if isinstance(value, str) and len(value) <= 10_000 and re.fullmatch(DECIMAL_PATTERN, value.strip()):
         return Decimal(value.strip())
     return None
 
 
 def _to_number(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return _in_range(value, value, path, ctx)
     number = _to_decimal(value)
-    return number if number is not None else _wrong_type(spec, value, path, ctx)
+    return _in_range(number, value, path, ctx) if number is not None else _wrong_type(spec, value, path, ctx)
 
 
 def _to_money(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
     number = _to_decimal(value)
-    return number if number is not None else _wrong_type(spec, value, path, ctx)
+    return _in_range(number, value, path, ctx) if number is not None else _wrong_type(spec, value, path, ctx)
 
 
 def _to_int(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and re.fullmatch(INT_PATTERN, value.strip()):
-        return int(value.strip())
+        return _in_range(value, value, path, ctx)
+    if isinstance(value, str) and len(value) <= 10_000 and re.fullmatch(INT_PATTERN, value.strip()):
+        number = Decimal(value.strip())  # checked before int(): int() refuses over 4300 digits
+        checked = _in_range(number, value, path, ctx)
+        return int(number) if checked is number else checked
     number = None if isinstance(value, str) else _to_decimal(value)
+    if number is not None and _in_range(number, value, path, ctx) is not number:
+        return _INVALID
     if number is not None and number == number.to_integral_value():
         return int(number)
     return _wrong_type(spec, value, path, ctx)
@@ -663,16 +683,19 @@ class RecordSet:
         return self.instances("membership")
 
 
-def load_records(sources: Source | Iterable[Source], schema: RecordSchema | None = None) -> RecordSet:
+def load_records(sources: Source | Iterable[Source], schema: RecordSchema | None = None,
+                 limits: RecordLimits | None = None) -> RecordSet:
     """Load, validate and link records from a path, a mapping, or a list of both (concatenated).
 
     `schema`: the record schema to validate against (default: the core schema; a policy with a schema
-    extension passes its own, see `Policy.load_records`). Raises RecordErrors with every error found.
+    extension passes its own, see `Policy.load_records`). `limits`: bounds on the input (RecordLimits;
+    the defaults admit a 30k-community province). Raises RecordErrors with every error found.
     """
     schema = schema or load_record_schema()
+    limits = limits or RecordLimits()
     errors: list[RecordError] = []
-    raw = _gather(schema, sources, errors)
-    ctx = _Context(schema, _known_ids(schema, raw), errors)
+    raw = _gather(schema, sources, errors, limits)
+    ctx = _Context(schema, _known_ids(schema, raw), errors, limits)
     collections = {name: _validate_collection(kind, raw[name], ctx) for name, kind in schema.collections.items()}
     if errors:
         raise RecordErrors(errors)

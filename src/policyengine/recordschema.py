@@ -94,6 +94,8 @@ class FieldDef:
     school_year_of: str | None = None  # the date field whose school year this field names
     semester_of: str | None = None     # the date field whose semester this field names
     derived: bool = False              # the id of a kind with `derived_id`: may be absent, then derived
+    unique_by: str | None = None       # list of sub-records: no two elements share this field
+    refers_to: tuple[str, ...] = ()    # string field (or map keys) naming a record of one of these kinds
 
     @property
     def required(self) -> bool:
@@ -253,7 +255,7 @@ def _parse_enum(name: str, raw: Mapping[str, Any]) -> EnumDef:
 
 def _parse_field(name: str, raw: Any, kinds: set[str], enums: Mapping[str, EnumDef]) -> FieldDef:
     entry = raw if isinstance(raw, dict) else {"type": raw}
-    unknown = set(entry) - {"type", "id", "default", "alias", "school_year_of", "semester_of"}
+    unknown = set(entry) - {"type", "id", "default", "alias", "school_year_of", "semester_of", "unique_by", "refers_to"}
     if unknown:
         raise SchemaError(f"field {name}: unknown keys {sorted(unknown)}")
     text = str(entry["type"]).strip()
@@ -274,6 +276,8 @@ def _parse_field(name: str, raw: Any, kinds: set[str], enums: Mapping[str, EnumD
         alias=entry.get("alias"),
         school_year_of=entry.get("school_year_of"),
         semester_of=entry.get("semester_of"),
+        unique_by=entry.get("unique_by"),
+        refers_to=tuple(entry.get("refers_to") or ()),
     )
 
 
