@@ -682,7 +682,9 @@ def record_sets(draw, sizes: Sizes | None = None, vocab: Vocabulary | None = Non
 
     # assessments, reports, awards: dated against their deadlines -----------------------------------
     assessments = []
-    subject_ids = sorted(community_units) + unit_ids + ["team-a", "team-b"]
+    # an assessment's subject is a community, a unit or a subject team some person belongs to (RE104 otherwise)
+    teams = sorted({p["subject_team_id"] for p in persons if "subject_team_id" in p})
+    subject_ids = sorted(community_units) + unit_ids + teams
     agreement_ends = {c["community_id"]: c["agreement"]["end_date"] for c in communities
                       if "end_date" in c.get("agreement", {})}
     for i in range(draw(st.integers(0, sizes.assessments))):
