@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="also list not_applicable findings (every format; the counts include them always)")
     evaluate.add_argument("--jobs", type=int, default=1, help="worker processes (results are identical)")
     evaluate.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    evaluate.add_argument("--input-format", choices=("yaml", "json", "jsonl"), default=None,
+                          help="the format of - (standard input); files are known by their suffix")
     evaluate.add_argument("--record-limit", action="append", default=[], metavar="KEY=VALUE",
                           help="override a record input limit (max_file_bytes, max_depth, max_alias_expansion, "
                                "min_alias_budget, max_number_digits, max_number_exponent)")
@@ -88,6 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     doc.add_argument("--format", choices=("html", "json"), default="html")
     doc.add_argument("-o", "--output", type=Path, default=None, help="write to this file (default: stdout)")
     doc.set_defaults(run=_doc)
+
+    records = commands.add_parser("records", help="record files: export them as spreadsheets")
+    records_commands = records.add_subparsers(dest="records_command", required=True)
+    export = records_commands.add_parser("export", help="write records as an xlsx workbook or a directory of CSV files")
+    export.add_argument("--format", choices=("xlsx", "csv"), required=True)
+    export.add_argument("-o", "--output", required=True, help="the workbook (xlsx) or the directory (csv)")
+    export.add_argument("--policy", help="validate against this policy's extended record schema")
+    export.add_argument("records", nargs="+")
+    export.set_defaults(run=_export)
 
     schema = commands.add_parser("schema", help="print a JSON Schema: the record format or the policy format")
     schema.add_argument("which", choices=("records", "policy"))
@@ -158,7 +169,8 @@ def _evaluate(args) -> int:
         return 1
     as_of = args.as_of or dt.date.today()
     try:
-        records = policy.load_records([Path(p) for p in args.records], limits=_record_limits(args.record_limit))
+        records = policy.load_records([Path(p) for p in args.records], limits=_record_limits(args.record_limit),
+                                      input_format=args.input_format)
     except RecordErrors as error:
         return _record_errors(error, policy.name, as_of, args)
     from policyengine import batch
@@ -287,6 +299,26 @@ def _doc(args) -> int:
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")
+
+
+def _export(args) -> int:
+    from policyengine import spreadsheets
+    from policyengine.records import load_records
+
+    policy = _load_policy_or_report(args.policy, args.lang) if args.policy else None
+    if args.policy and policy is None:
+        return 1
+    try:
+        records = load_records([Path(p) for p in args.records], schema=policy.record_schema if policy else None)
+    except RecordErrors as error:
+        print(error.message(args.lang), file=sys.stderr)
+        return 2
+    sheets = spreadsheets.record_tables(records, records.schema)
+    if args.format == "xlsx":
+        spreadsheets.write_xlsx(sheets, Path(args.output))
+    else:
+        spreadsheets.write_csv(sheets, Path(args.output))
+    print(f"{args.output}: {len(sheets)} {'sheets' if args.format == 'xlsx' else 'files'}", file=sys.stderr)
     return 0
 
 

@@ -52,10 +52,10 @@ class Policy:
     libraries: tuple[str, ...] = ()  # the library files imported, directly or not
     record_schema: RecordSchema = attrs.field(factory=load_record_schema, repr=False)  # core + extension
 
-    def load_records(self, sources: Any, limits: Any = None) -> RecordSet:
+    def load_records(self, sources: Any, limits: Any = None, input_format: str | None = None) -> RecordSet:
         """Records validated against this policy's record schema (its extension included);
-        `limits`: a records.RecordLimits overriding the input bounds."""
-        return load_records(sources, schema=self.record_schema, limits=limits)
+        `limits`: a RecordLimits overriding the input bounds; `input_format`: the format of `-`."""
+        return load_records(sources, schema=self.record_schema, limits=limits, input_format=input_format)
 
     def evaluate(self, records: RecordSet | Any, as_of: dt.date | None = None,
                  rules: Iterable[str] | None = None) -> Report:

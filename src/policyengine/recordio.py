@@ -368,12 +368,49 @@ def _json_depth_position(text: str, limit: int) -> tuple[int | None, int | None,
     return None, None, f"{limit}+"
 
 
-def parse_document(path: Path, limits: RecordLimits, errors: list[ReadError]) -> Any:
-    """A record file by its suffix (.yaml/.yml/.json), or None after appending its errors."""
-    text = read_text(path, limits)
+def parse_jsonl(path: Path, text: str, limits: RecordLimits, errors: list[ReadError]) -> Any:
+    """JSON Lines: one record per line, each naming its `collection`; blank lines are skipped."""
+    document: dict[str, list[Any]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        problems: list[ReadError] = []
+        record = parse_json(path, line, limits, problems)
+        errors.extend(attrs.evolve(p, line=number, zh=f"{p.zh}（第 {number} 行）", en=f"{p.en} (line {number})")
+                      for p in problems)
+        if problems:
+            continue
+        collection = record.pop("collection", None) if isinstance(record, dict) else None
+        if not isinstance(collection, str):
+            errors.append(ReadError("RE107", number, None, f"{path} 第 {number} 行：记录应为带 collection 键的 JSON 对象",
+                                    f"{path}, line {number}: a record must be a JSON object with a collection key"))
+            continue
+        document.setdefault(collection, []).append(record)
+    return document
+
+
+PARSERS = {"yaml": parse_yaml, "json": parse_json, "jsonl": parse_jsonl}
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".jsonl": "jsonl"}
+
+
+def parse_document(path: Path, limits: RecordLimits, errors: list[ReadError], text: str | None = None,
+                   input_format: str | None = None) -> Any:
+    """A record file by its suffix (.yaml/.yml/.json/.jsonl) or `input_format`, or None after
+    appending its errors. `text`: the content already read (stdin)."""
+    form = input_format or SUFFIXES.get(path.suffix.lower())
+    if form not in PARSERS:
+        errors.append(unsupported(path))
+        return None
+    if text is None:
+        text = read_text(path, limits)
     if isinstance(text, ReadError):
         errors.append(text)
         return None
-    if path.suffix.lower() == ".json":
-        return parse_json(path, text, limits, errors)
-    return parse_yaml(path, text, limits, errors)
+    return PARSERS[form](path, text, limits, errors)
+
+
+def unsupported(path: Path) -> ReadError:
+    return ReadError(UNSUPPORTED_FORMAT, None, None,
+                     f"不支持的记录格式：{path}（可用：.yaml .yml .json .jsonl .csv .xlsx、CSV 目录，或 - 读取标准输入）",
+                     f"unsupported record format: {path} (supported: .yaml .yml .json .jsonl .csv .xlsx, a "
+                     "directory of CSV files, or - for standard input)")

@@ -13,6 +13,7 @@ import difflib
 import os
 import re
 import reprlib
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -67,8 +68,11 @@ CODES = {
     ALIAS_EXPANSION: "YAML aliases that are recursive or expand beyond the limit (max_alias_expansion)",
     NUMBER_OUT_OF_RANGE: "a number with too many digits or too large an exponent (max_number_digits, max_number_exponent)",
     UNSUPPORTED_FORMAT: "an input format that is not supported",
+    "RE117": "a spreadsheet number with more than 15 significant digits (enter it as text)",
+    "RE118": "a sheet or CSV file that names no collection or nested list",
 }
-_LOCATED_IN_MESSAGE = {UNREADABLE_FILE, DUPLICATE_KEY, FILE_TOO_LARGE, TOO_DEEP, ALIAS_EXPANSION}
+_LOCATED_IN_MESSAGE = {UNREADABLE_FILE, DUPLICATE_KEY, FILE_TOO_LARGE, TOO_DEEP, ALIAS_EXPANSION, UNSUPPORTED_FORMAT,
+                       "RE117", "RE118"}
 
 Source = Union[str, os.PathLike, Mapping[str, Any]]
 
@@ -120,7 +124,8 @@ class RecordError:
     def describe(self, lang: str = "zh") -> str:
         """One line: code, where, message."""
         where = " ".join(str(part) for part in (self.record_kind, self.record_id, self.field) if part)
-        location = f"{self.file}: " if self.file and self.code not in _LOCATED_IN_MESSAGE else ""
+        located = self.code in _LOCATED_IN_MESSAGE or (self.file and self.message(lang).startswith(self.file))
+        location = f"{self.file}: " if self.file and not located else ""
         return f"{self.code} {location}{where + ': ' if where else ''}{self.message(lang)}"
 
     def to_dict(self, lang: str = "zh") -> dict[str, Any]:
@@ -154,10 +159,25 @@ class _Context:
     kind: str | None = None
     record_id: str | None = None
     file: str | None = None
+    cells: Mapping[int, Mapping[str, tuple[str, str]]] = attrs.field(factory=dict)  # spreadsheet cells
+    here: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)  # … of the record being checked
 
     def error(self, code: str, field: str | None, zh: str, en: str) -> object:
+        cell = _cell_of(self.here, field) if self.here else None
+        if cell is not None:  # a record from a spreadsheet: name its file, sheet, row and column
+            zh, en = f"{zh}（{cell[0]}）", f"{en} ({cell[1]})"
         self.errors.append(RecordError(self.kind, self.record_id, field or None, code, zh, en, self.file))
         return _INVALID
+
+
+def _cell_of(cells: Mapping[str, tuple[str, str]], field: str | None) -> tuple[str, str] | None:
+    """The cell a field path came from: `units[1].role`, else `units[1]`, else `units`."""
+    path = field or ""
+    while path:
+        if path in cells:
+            return cells[path]
+        path = re.sub(r"(\[[^\]]*\]|\.[^.\[]*)$", "", path) if re.search(r"[.\[]", path) else ""
+    return next(iter(cells.values()), None) if field is None else None
 
 
 _SHORT = reprlib.Repr()  # bounded: a value may be nested deep or be very long
@@ -177,35 +197,73 @@ def _suggest(name: str, candidates: Iterable[str]) -> tuple[str, str]:
 # ------------------------------------------------------------------------------------------ reading
 
 
-def _read_file(path: Path, errors: list[RecordError], limits: RecordLimits) -> Any:
-    """The parsed document, or _INVALID after recording its errors (RE108, RE110, RE112–RE114)."""
+def _read_file(path: Path, errors: list[RecordError], limits: RecordLimits, input_format: str | None = None) -> Any:
+    """The parsed document, or _INVALID after recording its errors (RE108, RE110, RE112–RE116).
+    `-` is standard input, read as `input_format` (default yaml)."""
     problems: list[recordio.ReadError] = []
-    document = recordio.parse_document(path, limits, problems)
+    if str(path) == "-":
+        document = recordio.parse_document(Path("<stdin>"), limits, problems, sys.stdin.read(),
+                                           input_format or "yaml")
+    else:
+        document = recordio.parse_document(path, limits, problems)
     for problem in problems:
         errors.append(RecordError(None, None, None, problem.code, problem.zh, problem.en, str(path),
                                   problem.line, problem.column))
     return _INVALID if problems else document
 
 
-def _documents(sources: Source | Iterable[Source], errors: list[RecordError],
-               limits: RecordLimits) -> Iterator[tuple[str | None, Any]]:
-    """(file name or None, parsed document) for each readable source."""
+def _read_tables(paths: list[Path], schema: RecordSchema, errors: list[RecordError], cells: dict) -> Any:
+    """CSV files and directories of them (one set), or one xlsx workbook → a record mapping."""
+    from policyengine import spreadsheets
+
+    problems: list[spreadsheets.SheetError] = []
+    if len(paths) == 1 and paths[0].suffix.lower() == ".xlsx":
+        tables = spreadsheets.read_xlsx(paths[0], problems)
+    else:
+        tables = spreadsheets.read_csv_files(paths, problems)
+    document, located = spreadsheets.tables_to_document(schema, tables, problems)
+    for problem in problems:
+        errors.append(RecordError(None, None, None, problem.code, problem.zh, problem.en, problem.file,
+                                  problem.row, problem.column))
+    cells.update(located)
+    return document  # the rows are validated too: every error of the tables in one pass
+
+
+def _is_table(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() in (".csv", ".xlsx")
+
+
+def _documents(sources: Source | Iterable[Source], errors: list[RecordError], limits: RecordLimits,
+               schema: RecordSchema, cells: dict, input_format: str | None = None) -> Iterator[tuple[str | None, Any]]:
+    """(file name or None, parsed document) for each readable source. The CSV files of one load form
+    one set of tables (nested-list files need their parents); each xlsx workbook is its own set."""
     if isinstance(sources, (str, os.PathLike, Mapping)):
         sources = [sources]
+    sources = list(sources)
+    csv_paths = [Path(s) for s in sources if not isinstance(s, Mapping) and str(s) != "-"
+                 and _is_table(Path(s)) and Path(s).suffix.lower() != ".xlsx"]
     for source in sources:
         if isinstance(source, Mapping):
             yield None, source
-        else:
-            document = _read_file(Path(source), errors, limits)
-            if document is not _INVALID:
-                yield os.fspath(source), document
+            continue
+        path = Path(source)
+        if str(source) != "-" and _is_table(path):
+            if path.suffix.lower() == ".xlsx" or (csv_paths and path == csv_paths[0]):
+                group = [path] if path.suffix.lower() == ".xlsx" else csv_paths
+                document = _read_tables(group, schema, errors, cells)
+                if document is not _INVALID:
+                    yield os.fspath(source), document
+            continue
+        document = _read_file(path, errors, limits, input_format)
+        if document is not _INVALID:
+            yield os.fspath(source), document
 
 
 def _gather(schema: RecordSchema, sources: Source | Iterable[Source], errors: list[RecordError],
-            limits: RecordLimits) -> dict[str, list[tuple[str | None, Any]]]:
+            limits: RecordLimits, cells: dict, input_format: str | None) -> dict[str, list[tuple[str | None, Any]]]:
     """Collection name → [(file, index in that source, raw record)], concatenated over the sources."""
     raw: dict[str, list[tuple[str | None, int, Any]]] = {name: [] for name in schema.collections}
-    for file, document in _documents(sources, errors, limits):
+    for file, document in _documents(sources, errors, limits, schema, cells, input_format):
         if document is None:
             continue
         if not isinstance(document, Mapping):
@@ -240,6 +298,11 @@ def _known_ids(schema: RecordSchema, raw: Mapping[str, list[tuple[str | None, in
     for name, kind in schema.collections.items():
         ids[kind.name] = {item.get(kind.id_field) for _, _, item in raw[name]
                           if kind.id_field and isinstance(item, Mapping) and isinstance(item.get(kind.id_field), str)}
+    for target in {t for k in schema.kinds.values() for f in k.fields.values() for t in f.refers_to if "." in t}:
+        kind_name, field = target.split(".", 1)  # `person.subject_team_id`: the values of that field
+        collection = schema.kinds[kind_name].collection
+        ids[target] = {item.get(field) for _, _, item in raw.get(collection, ())
+                       if isinstance(item, Mapping) and isinstance(item.get(field), str)}
     return ids
 
 
@@ -252,6 +315,7 @@ def _validate_collection(kind: KindDef, items: list[tuple[str | None, int, Any]]
     for file, index, item in items:
         record_id = item.get(kind.id_field) if kind.id_field and isinstance(item, Mapping) else None
         ctx.kind, ctx.file = kind.name, file
+        ctx.here = ctx.cells.get(id(item), {}) if ctx.cells else {}
         ctx.record_id = record_id if isinstance(record_id, str) and record_id else f"{kind.collection}[{index}]"
         if not isinstance(item, Mapping):
             ctx.error(WRONG_TYPE, None, f"记录应为映射，实际为 {_short(item)}",
@@ -684,18 +748,21 @@ class RecordSet:
 
 
 def load_records(sources: Source | Iterable[Source], schema: RecordSchema | None = None,
-                 limits: RecordLimits | None = None) -> RecordSet:
+                 limits: RecordLimits | None = None, input_format: str | None = None) -> RecordSet:
     """Load, validate and link records from a path, a mapping, or a list of both (concatenated).
 
     `schema`: the record schema to validate against (default: the core schema; a policy with a schema
     extension passes its own, see `Policy.load_records`). `limits`: bounds on the input (RecordLimits;
-    the defaults admit a 30k-community province). Raises RecordErrors with every error found.
+    the defaults admit a 30k-community province). Paths may be YAML, JSON, JSON Lines, CSV files or
+    directories, xlsx workbooks, or `-` for standard input read as `input_format` (yaml, json, jsonl).
+    Raises RecordErrors with every error found.
     """
     schema = schema or load_record_schema()
     limits = limits or RecordLimits()
     errors: list[RecordError] = []
-    raw = _gather(schema, sources, errors, limits)
-    ctx = _Context(schema, _known_ids(schema, raw), errors, limits)
+    cells: dict[int, Mapping[str, tuple[str, str]]] = {}
+    raw = _gather(schema, sources, errors, limits, cells, input_format)
+    ctx = _Context(schema, _known_ids(schema, raw), errors, limits, cells=cells)
     collections = {name: _validate_collection(kind, raw[name], ctx) for name, kind in schema.collections.items()}
     if errors:
         raise RecordErrors(errors)
