@@ -200,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  [{mark}] {t['workload']} policyengine {t['target']}: {t['value']:.2f}")
 
     save()
+    import loading  # record loading against json.load, side by side (issue 15.4)
+
+    log("\n2b. record loading: a JSON province into validated, linked records")
+    result["loading"] = loading.run_loading(10_000 if not args.quick else 2_000, repeat=2 if args.quick else 3, log=log)
+    save()
     if not args.skip_macro:
         log(f"\n3. macro-workload: every policy over the whole province (as_of {macro.AS_OF}), rule by rule")
         result["macro"] = run_macro(sizes, budget, args.jobs, lambda partial: (result.update(macro=partial), save()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import os
 import re
 import reprlib
@@ -369,7 +370,7 @@ def _same_fields(kind: KindDef, a: Record, b: Record) -> bool:
 
 
 def _convert_record(kind: KindDef, raw: Mapping[Any, Any], prefix: str, ctx: _Context) -> Record:
-    aliases = {field.alias: field for field in kind.fields.values() if field.alias}
+    aliases = _aliases(kind)
     for name in raw:
         if name not in kind.fields and name not in aliases:
             zh_hint, en_hint = _suggest(str(name), kind.fields)
@@ -427,9 +428,19 @@ def _check_links(field: Any, value: Any, path: str, ctx: _Context) -> None:
                           f"{where} refers to {target!r}, which is not the id of any {kinds}")
 
 
+@functools.cache
+def _period_fields(kind: KindDef) -> tuple:
+    return tuple(f for f in kind.fields.values() if f.school_year_of or f.semester_of)
+
+
+@functools.cache
+def _aliases(kind: KindDef) -> Mapping[str, Any]:
+    return {field.alias: field for field in kind.fields.values() if field.alias}
+
+
 def _check_periods(kind: KindDef, values: Mapping[str, Any], prefix: str, ctx: _Context) -> None:
     """school_year / semester_id agree with the date they describe (§1.4 periods)."""
-    for field in kind.fields.values():
+    for field in _period_fields(kind):
         given, day = values.get(field.name), values.get(field.school_year_of or field.semester_of or "")
         if given is None or day is None or not isinstance(day, datetime.date):
             continue
