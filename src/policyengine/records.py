@@ -379,7 +379,7 @@ def _convert_record(kind: KindDef, raw: Mapping[Any, Any], prefix: str, ctx: _Co
     values = {}
     for name, field in kind.fields.items():
         path = f"{prefix}{name}"
-        value = _field_value(field, raw, prefix, ctx)
+        value = raw.get(name) if field.alias is None else _field_value(field, raw, prefix, ctx)
         if value is None:
             if field.required:
                 ctx.error(MISSING_FIELD, path, f"缺少必填字段 {path}", f"missing required field {path}")
@@ -399,7 +399,7 @@ def _convert_record(kind: KindDef, raw: Mapping[Any, Any], prefix: str, ctx: _Co
 def _field_value(field: Any, raw: Mapping[Any, Any], prefix: str, ctx: _Context) -> Any:
     """The raw value of a field, given under its name or its alias (not both)."""
     value = raw.get(field.name)
-    if field.alias is None or raw.get(field.alias) is None:
+    if field.alias is None or raw.get(field.alias) is None:  # nearly always: one lookup
         return value
     if value is not None:
         return ctx.error(INCONSISTENT_FIELDS, f"{prefix}{field.name}",
@@ -478,11 +478,16 @@ def _out_of_range(path: str, value: Any, ctx: _Context) -> object:
     return ctx.error(NUMBER_OUT_OF_RANGE, path, f"{path}：{zh}（{_short(value)}）", f"{path}: {en} ({_short(value)})")
 
 
+_SMALL = 10 ** 15
+
+
 def _decimal_text(text: str) -> bool:
     return len(text) <= 10_000 and re.fullmatch(r"[+-]?[0-9]*\.?[0-9]*([eE][+-]?[0-9]+)?", text) is not None
 
 
 def _in_range(number: Decimal | int, value: Any, path: str, ctx: _Context) -> Any:
+    if type(number) is int and -_SMALL < number < _SMALL:  # the common case, without building a Decimal
+        return number
     problem = recordio.number_problem(number, ctx.limits)
     if problem is None:
         return number
@@ -675,10 +680,19 @@ def _children(spec: ValueSpec, value: Any) -> Iterator[Record]:
             yield from _children(spec.value, item)
 
 
+@functools.cache
+def _holding_fields(kind: KindDef) -> tuple:
+    """The fields of a kind that can hold sub-records (the others need no walk)."""
+    def holds(spec: ValueSpec) -> bool:
+        return spec.tag == "record" or (spec.tag == "list" and holds(spec.element)) or (
+            spec.tag == "map" and holds(spec.value))
+    return tuple(field for field in kind.fields.values() if holds(field.spec))
+
+
 def _walk(schema: RecordSchema, record: Record, out: dict[str, list[Record]]) -> None:
     """Append `record` and its nested sub-records (depth first) to `out`; set parent navigations."""
     out[record.record_kind].append(record)
-    for field in schema.kinds[record.record_kind].fields.values():
+    for field in _holding_fields(schema.kinds[record.record_kind]):
         for child in _children(field.spec, getattr(record, field.name)):
             parent = schema.kinds[child.record_kind].navigations.get(record.record_kind)
             if parent is not None and parent.direction == "parent" and field.name in parent.via.split(","):
