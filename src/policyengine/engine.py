@@ -8,6 +8,7 @@ records. `compile_expression` offers the same pipeline for one expression, as CE
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import types
 from decimal import Decimal
 from pathlib import Path
@@ -249,9 +250,7 @@ def _exact_float_inputs(function: Callable[[Any], Any], adhoc: Mapping[str, tupl
                 return exact(record)
         return function(record)
 
-    call.__doc__ = function.__doc__
-    call.__dict__.update(function.__dict__)  # __policyengine_source__ and the like
-    return call
+    return functools.update_wrapper(call, function)  # __wrapped__, __policyengine_source__ and the like
 
 
 def _holds_numbers(kind: t.Type) -> bool:
