@@ -90,3 +90,26 @@ def test_mutation_run_reports_kill_rate_and_survivors(tmp_path, monkeypatch):
     assert result["kill_rate"] == round(result["killed"] / 3, 4)
     assert all(s["location"].count(":") >= 2 for s in result["survivors"])
     assert survivor["to"] == ">"
+
+
+def test_test_run_compiles_each_policy_once_per_parameter_set(tmp_path, monkeypatch):
+    """Speed by design: a run of many cases loads, checks and compiles a policy once per distinct
+    parameter set (list-valued overrides included), never once per case."""
+    from policyengine import engine
+
+    (tmp_path / "tiny.yaml").write_text(TINY_POLICY, encoding="utf-8")
+    case = TINY_TESTS.split("cases:\n", 1)[1]
+    with_override = case.replace("  - name: two units, one lead\n",
+                                 "  - name: NAME\n    parameters: {max_units: \"2\"}\n")
+    tests = "policy: tiny.yaml\ncases:\n" + "".join(
+        [case.replace("one lead", f"one lead {i}") for i in range(3)]
+        + [with_override.replace("NAME", f"override {i}") for i in range(3)])
+    (tmp_path / "cases.yaml").write_text(tests, encoding="utf-8")
+    compiled = []
+    real_load = engine._load
+    monkeypatch.setattr(engine, "_load", lambda path, overrides: compiled.append(dict(overrides)) or
+                        real_load(path, overrides))
+    engine._load_cached.cache_clear()
+    assert cli.main(["test", str(tmp_path / "cases.yaml"), "--coverage"]) == 0
+    engine._load_cached.cache_clear()
+    assert sorted(map(str, compiled)) == ["{'max_units': '2'}", "{}"]

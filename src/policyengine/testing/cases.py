@@ -26,6 +26,9 @@ CASE_KEYS = ("name", "as_of", "records", "parameters", "expected", "source", "re
 EXPECTED_KEYS = ("rule", "subject", "outcome", "amount", "period", "community", "values")
 
 
+_CASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: test files are large
+
+
 class CaseFileError(Exception):
     """A test file is malformed (names the file and the case)."""
 
@@ -49,6 +52,7 @@ class CaseResult:
     mismatches: tuple[str, ...]
     report: Report | None
     asserted: tuple[Finding, ...]  # the findings an expectation matched and confirmed
+    policy: Policy | None = None  # the compiled policy the case ran on (coverage reads its rule kinds)
 
     @property
     def passed(self) -> bool:
@@ -60,7 +64,7 @@ def load_case_file(path: str | Path, policy_override: str | Path | None = None) 
     mutation run evaluates a file's cases against a mutated copy of its policy)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CASE_LOADER)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError) as error:
         raise CaseFileError(f"{path}: {error}") from None
     if not isinstance(data, dict) or "cases" not in data or "policy" not in data:
@@ -100,8 +104,8 @@ def _case(path: Path, policy: str, index: int, raw: Any) -> Case:
 
 
 def run_case(case: Case, policy: Policy | None = None, records: RecordSet | None = None) -> CaseResult:
-    """Evaluate one case. `policy`/`records`: already loaded ones to use (the mutation run loads each
-    case's records once and each mutant once)."""
+    """Evaluate one case. `policy`/`records`: already loaded ones to use (a run over many cases
+    compiles each policy once per parameter set and loads each record file set once)."""
     try:
         policy = policy or load_policy(case.policy, parameters=dict(case.parameters))
         records = records or policy.load_records(list(case.records))
@@ -117,7 +121,46 @@ def run_case(case: Case, policy: Policy | None = None, records: RecordSet | None
             mismatches.append(problem)
         elif finding is not None:
             asserted.append(finding)
-    return CaseResult(case, tuple(mismatches), report, tuple(asserted))
+    return CaseResult(case, tuple(mismatches), report, tuple(asserted), policy)
+
+
+class CaseRunner:
+    """Runs many cases, compiling each (policy, parameter set) once and loading each set of record
+    files once. Parameter values may be lists or mappings (unhashable), so the key is a frozen copy."""
+
+    def __init__(self) -> None:
+        self._policies: dict[tuple, Policy | PolicyError] = {}
+        self._records: dict[tuple, RecordSet | RecordErrors] = {}
+
+    def run(self, case: Case) -> CaseResult:
+        policy = self._cached(self._policies, (case.policy, _frozen(case.parameters)),
+                              lambda: load_policy(case.policy, parameters=dict(case.parameters)), PolicyError)
+        if isinstance(policy, PolicyError):
+            return CaseResult(case, (f"policy error:\n{policy.render('en')}",), None, ())
+        records = None
+        if all(isinstance(r, Path) for r in case.records):  # inline records are cheap and unique per case
+            records = self._cached(self._records, case.records, lambda: load_records(list(case.records)),
+                                   RecordErrors)
+            if isinstance(records, RecordErrors):
+                return CaseResult(case, (f"record error:\n{records.message('en')}",), None, ())
+        return run_case(case, policy, records)
+
+    @staticmethod
+    def _cached(cache: dict, key: tuple, load, error_type):
+        if key not in cache:
+            try:
+                cache[key] = load()
+            except error_type as error:
+                cache[key] = error
+        return cache[key]
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def compare(expected: dict, report: Report) -> tuple[str | None, Finding | None]:
@@ -180,6 +223,7 @@ def run_paths(paths: list[str], coverage: bool = False, output_format: str = "te
     from policyengine.testing.coverage import coverage_report, render_coverage
 
     files = case_files(paths or default_paths())
+    runner = CaseRunner()
     results: list[CaseResult] = []
     for file in files:
         try:
@@ -187,7 +231,7 @@ def run_paths(paths: list[str], coverage: bool = False, output_format: str = "te
         except CaseFileError as error:
             print(f"ERROR {error}", file=sys.stderr)
             return 2
-        results.extend(run_case(case) for case in cases)
+        results.extend(runner.run(case) for case in cases)
     failed = [r for r in results if not r.passed]
     summary = coverage_report(results) if coverage else None
     if output_format == "json":
@@ -206,6 +250,8 @@ def run_paths(paths: list[str], coverage: bool = False, output_format: str = "te
 
 
 def policy_of(result: CaseResult) -> Policy | None:
+    if result.policy is not None:
+        return result.policy
     try:
         return load_policy(result.case.policy, parameters=dict(result.case.parameters))
     except PolicyError:

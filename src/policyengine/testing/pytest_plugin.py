@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from policyengine.testing.cases import Case, CaseFileError, load_case_file, run_case
+from policyengine.testing.cases import Case, CaseFileError, CaseRunner, load_case_file
+
+_RUNNER = CaseRunner()  # one per session: each policy compiled once per parameter set
 
 
 CASE_PATHS_INI = "policyengine_case_paths"
@@ -53,7 +55,7 @@ class PolicyCaseItem(pytest.Item):
         self.case = case
 
     def runtest(self):
-        result = run_case(self.case)
+        result = _RUNNER.run(self.case)
         if not result.passed:
             raise PolicyCaseFailure(result.mismatches)
 
