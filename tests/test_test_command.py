@@ -109,7 +109,6 @@ def test_test_run_compiles_each_policy_once_per_parameter_set(tmp_path, monkeypa
     real_load = engine._load
     monkeypatch.setattr(engine, "_load", lambda path, overrides: compiled.append(dict(overrides)) or
                         real_load(path, overrides))
-    engine._load_cached.cache_clear()
+    monkeypatch.setattr(engine, "_CACHE", {})  # no policy compiled before the run
     assert cli.main(["test", str(tmp_path / "cases.yaml"), "--coverage"]) == 0
-    engine._load_cached.cache_clear()
     assert sorted(map(str, compiled)) == ["{'max_units': '2'}", "{}"]
