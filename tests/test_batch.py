@@ -84,8 +84,8 @@ def test_bench_times_every_rule_slowest_first(capsys):
     assert sorted(r[0] for r in rows) == sorted(rule.id for rule in policy.rules)
     assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
     assert all(findings >= 0 and ms >= 0 for _, findings, ms, _ in rows)
-    assert main(["bench", "--policy", "suixian", *map(str, sources), "--as-of", AS_OF.isoformat(),
-                 "--repeat", "1"]) == 0
+    assert main(["--lang", "en", "bench", "--policy", "suixian", *map(str, sources), "--as-of", AS_OF.isoformat(),
+                 "--repeat", "1"]) == 0  # the headers follow --lang (default zh)
     out = capsys.readouterr().out
     assert "µs/finding" in out and policy.rules[0].id in out
 

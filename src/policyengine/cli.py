@@ -1,4 +1,7 @@
-"""Command line: `policyengine check | evaluate | rules | test | bench | schema`.
+"""Command line: `policyengine check | evaluate | explain | diff | rules | test | bench | schema`.
+
+The library does the work (explain.py, summary.py, diff.py, export.py, html.py); this module only
+reads arguments and presents results, in zh or en (`--lang`, before or after the subcommand).
 
 Exit status: 0 success; 1 a policy file has errors, or a test failed; 2 bad records or bad usage;
 3 an evaluation produced `error` findings.
@@ -9,6 +12,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import shutil
 import sys
 import unicodedata
 from pathlib import Path
@@ -17,47 +22,85 @@ from typing import Any, Sequence
 import policyengine
 from policyengine import engine, resources
 from policyengine.diagnostics import PolicyError
-from policyengine.records import RecordErrors
-from policyengine.report import SCHEMA_VERSION, Report
-
-OUTCOME_LABELS = {"pass": "通过", "violation": "违规", "warning": "警示", "amount": "金额", "entitlement": "享有",
-                  "info": "信息", "not_applicable": "不适用", "error": "错误"}
+from policyengine.explain import OUTCOME_LABELS, Names, attribute, explain_rule, restrict_rules, select_findings
+from policyengine.explain import render as render_explanation
+from policyengine.records import RecordErrors, load_records
+from policyengine.report import OUTCOMES, SCHEMA_VERSION, Report
+from policyengine.summary import render_summary, summarize
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lang = _lang_of(argv)
+    _CURRENT_LANG[0] = lang
+    _translate_argparse(lang)
+    args = _parser(lang).parse_args(argv)
     try:
         return args.run(args)
     except BrokenPipeError:
         return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="policyengine", description="Education-community policies as data.")
-    parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="message language (default zh)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {policyengine.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _lang_of(argv: list[str]) -> str:
+    """`--lang` may come before or after the subcommand; read it first, so that usage and errors of
+    the argument parser itself follow it too."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in ("zh", "en"):
+            return argv[i + 1]
+        if arg in ("--lang=zh", "--lang=en"):
+            return arg.split("=", 1)[1]
+    return "zh"
 
-    check = commands.add_parser("check", help="check policy files; report every error with file:line:col")
-    check.add_argument("files", nargs="+")
-    check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--sources", type=Path, metavar="DIR", help="also verify every quote against the source documents in DIR")
+
+# argparse's own texts in Chinese (it looks `_` up at call time)
+ARGPARSE_ZH = {
+    "usage: ": "用法：", "positional arguments": "位置参数", "options": "选项",
+    "show this help message and exit": "显示此帮助并退出", "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+    "the following arguments are required: %s": "缺少必需的参数：%s", "unrecognized arguments: %s": "无法识别的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效选项：%(value)r（可选：%(choices)s）",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "expected one argument": "需要一个值", "invalid %(type)s value: %(value)r": "无效的 %(type)s 值：%(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "有歧义的选项：%(option)s 可匹配 %(matches)s",
+    "not allowed with argument %s": "不能与参数 %s 同用", "one of the arguments %s is required": "需要参数 %s 之一",
+}
+
+
+def _translate_argparse(lang: str) -> None:
+    table = ARGPARSE_ZH if lang == "zh" else {}
+    argparse._ = lambda message: table.get(message, message)  # type: ignore[attr-defined]
+
+
+def _parser(lang: str = "zh") -> argparse.ArgumentParser:
+    h = HELP[lang]
+    parser = argparse.ArgumentParser(prog="policyengine", description=h["description"])
+    parser.add_argument("--lang", choices=("zh", "en"), default="zh", help=h["lang"])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {policyengine.__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS, help=h["lang"])
+    commands = parser.add_subparsers(dest="command", required=True, title=h["commands"])
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[common], help=h[name], description=h[name], **kwargs)
+
+    check = command("check")
+    check.add_argument("files", nargs="+", help=h["files"])
+    check.add_argument("--format", choices=("text", "json"), default="text", help=h["format"])
+    check.add_argument("--sources", type=Path, metavar="DIR", help=h["check_sources"])
     check.set_defaults(run=_check)
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a policy on record files")
-    evaluate.add_argument("--policy", required=True, help="a bundled policy name or a policy file")
-    evaluate.add_argument("records", nargs="+")
-    evaluate.add_argument("--as-of", type=_date, default=None, help="YYYY-MM-DD (default: today)")
-    evaluate.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
-                          help="json: one compact document; jsonl: one line per rule and finding, streamed")
-    evaluate.add_argument("--pretty", action="store_true", help="json: indented")
-    evaluate.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
-    evaluate.add_argument("--rule", action="append", metavar="ID_OR_GLOB",
-                          help="evaluate only these rules (repeatable; globs such as 'ruian.reward.*')")
-    evaluate.add_argument("--all", action="store_true",
-                          help="also list not_applicable findings (every format; the counts include them always)")
-    evaluate.add_argument("--jobs", type=int, default=1, help="worker processes (results are identical)")
-    evaluate.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    evaluate = command("evaluate")
+    _policy_arguments(evaluate, h)
+    evaluate.add_argument("--format", choices=("table", "json", "jsonl", "csv", "xlsx", "html"), default="table",
+                          help=h["evaluate_format"])
+    evaluate.add_argument("-o", "--output", metavar="FILE", help=h["output"])
+    evaluate.add_argument("--pretty", action="store_true", help=h["pretty"])
+    evaluate.add_argument("--summary", action="store_true", help=h["summary"])
+    evaluate.add_argument("--all", action="store_true", help=h["all"])
+    evaluate.add_argument("--outcome", action="append", default=[], choices=OUTCOMES, help=h["outcome"])
+    evaluate.add_argument("--rule", action="append", default=[], metavar="GLOB", help=h["rule_glob"])
+    evaluate.add_argument("--community", action="append", default=[], metavar="ID", help=h["community"])
+    evaluate.add_argument("--jobs", type=int, default=1, help=h["jobs"])
+    evaluate.add_argument("--progress", action="store_true", help=h["progress"])
     evaluate.add_argument("--input-format", choices=("yaml", "json", "jsonl"), default=None,
                           help="the format of - (standard input); files are known by their suffix")
     evaluate.add_argument("--record-limit", action="append", default=[], metavar="KEY=VALUE",
@@ -65,30 +108,46 @@ def _parser() -> argparse.ArgumentParser:
                                "min_alias_budget, max_number_digits, max_number_exponent)")
     evaluate.set_defaults(run=_evaluate)
 
-    rules = commands.add_parser("rules", help="list a policy's rules and the catalog entries it leaves out")
-    rules.add_argument("--policy", required=True)
-    rules.add_argument("--format", choices=("table", "json"), default="table")
+    explain = command("explain")
+    _policy_arguments(explain, h)
+    explain.add_argument("--rule", required=True, metavar="ID", help=h["rule_id"])
+    explain.add_argument("--subject", metavar="ID", help=h["subject"])
+    explain.add_argument("--period", metavar="LABEL", help=h["period"])
+    explain.add_argument("--format", choices=("text", "json"), default="text", help=h["format"])
+    explain.set_defaults(run=_explain_command)
+
+    diff = command("diff")
+    diff.add_argument("records", nargs="+", help=h["records"])
+    diff.add_argument("--policy", action="append", required=True, help=h["diff_policy"])
+    diff.add_argument("--as-of", action="append", type=_date, default=[], help=h["diff_as_of"])
+    diff.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE", help=h["diff_param"])
+    diff.add_argument("--format", choices=("text", "json"), default="text", help=h["format"])
+    diff.set_defaults(run=_diff_command)
+
+    rules = command("rules")
+    rules.add_argument("--policy", required=True, help=h["policy"])
+    rules.add_argument("--format", choices=("table", "json"), default="table", help=h["format"])
     rules.set_defaults(run=_rules)
 
-    test = commands.add_parser("test", help="run policy test files (default: every bundled policy's tests)")
-    test.add_argument("paths", nargs="*")
-    test.add_argument("--coverage", action="store_true", help="report rule and outcome coverage")
-    test.add_argument("--format", choices=("text", "json"), default="text")
+    test = command("test")
+    test.add_argument("paths", nargs="*", help=h["test_paths"])
+    test.add_argument("--coverage", action="store_true", help=h["coverage"])
+    test.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE", help=h["param"])
+    test.add_argument("--format", choices=("text", "json"), default="text", help=h["format"])
     test.set_defaults(run=_test)
 
-    bench = commands.add_parser("bench", help="time a policy on records, per rule")
-    bench.add_argument("--policy", required=True)
-    bench.add_argument("records", nargs="+")
-    bench.add_argument("--as-of", type=_date, default=None)
-    bench.add_argument("--repeat", type=int, default=5)
+    bench = command("bench")
+    bench.add_argument("--policy", required=True, help=h["policy"])
+    bench.add_argument("records", nargs="+", help=h["records"])
+    bench.add_argument("--as-of", type=_date, default=None, help=h["as_of"])
+    bench.add_argument("--repeat", type=int, default=5, help=h["repeat"])
     bench.set_defaults(run=_bench)
 
-    doc = commands.add_parser("doc", help="the policy woven beside its source text, with the source coverage")
-    doc.add_argument("--policy", required=True, help="a bundled policy name or a policy file")
-    doc.add_argument("--sources", type=Path, default=None, metavar="DIR",
-                     help="the source documents (default: the bundled sources/)")
-    doc.add_argument("--format", choices=("html", "json"), default="html")
-    doc.add_argument("-o", "--output", type=Path, default=None, help="write to this file (default: stdout)")
+    doc = command("doc")
+    doc.add_argument("--policy", required=True, help=h["policy"])
+    doc.add_argument("--sources", type=Path, default=None, metavar="DIR", help=h["doc_sources"])
+    doc.add_argument("--format", choices=("html", "json"), default="html", help=h["format"])
+    doc.add_argument("-o", "--output", type=Path, default=None, help=h["output"])
     doc.set_defaults(run=_doc)
 
     records = commands.add_parser("records", help="record files: export them as spreadsheets")
@@ -100,18 +159,110 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("records", nargs="+")
     export.set_defaults(run=_export)
 
-    schema = commands.add_parser("schema", help="print a JSON Schema: the record format or the policy format")
-    schema.add_argument("which", choices=("records", "policy"))
+    schema = command("schema")
+    schema.add_argument("which", choices=("records", "policy"), help=h["which"])
     schema.add_argument("--policy", help="records: the schema extended by this policy's schema extension")
     schema.set_defaults(run=_schema)
     return parser
+
+
+def _policy_arguments(command: argparse.ArgumentParser, h: dict[str, str]) -> None:
+    command.add_argument("--policy", required=True, help=h["policy"])
+    command.add_argument("records", nargs="+", help=h["records"])
+    command.add_argument("--as-of", type=_date, default=None, help=h["as_of"])
+    command.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE", help=h["param"])
+
+
+HELP = {
+    "zh": {"description": "以数据表达的教共体政策：检查、评估、解释、比较。", "lang": "输出语言（默认 zh）",
+           "commands": "命令", "check": "检查政策文件，逐条报告错误（文件:行:列）", "evaluate": "在记录上评估政策",
+           "explain": "逐句解释一条结果：条件、取值、参数与原文", "diff": "比较两次评估（两个政策、两种参数读法或两个日期）",
+           "rules": "列出政策的规则及未编码的目录条目", "test": "运行政策测试文件（默认：全部内置政策）",
+           "bench": "按规则计时", "schema": "输出 JSON Schema：记录格式或政策格式", "files": "政策文件",
+           "format": "输出格式", "evaluate_format": "输出格式（csv/xlsx/html 需要 -o）", "output": "写入此文件", "pretty": "json：缩进",
+           "summary": "按教共体汇总：各结果数、按规则的违规与警示、应付金额合计、未到期的期限",
+           "all": "表格：也列出不适用的结果", "outcome": "只显示此结果（可重复）",
+           "rule_glob": "只评估匹配此通配符的规则（可重复）", "community": "只显示此教共体的结果（可重复）",
+           "jobs": "工作进程数（结果相同）", "progress": "在 stderr 显示进度", "rule_id": "规则 id",
+           "subject": "对象 id（省略：解释该规则所有非通过的结果）", "period": "期间标签，如 2022-2023-1",
+           "records": "记录文件（YAML 或 JSON）", "policy": "内置政策名或政策文件",
+           "diff_policy": "政策；给两次则比较两个政策（按 concept 匹配规则）",
+           "diff_as_of": "评估日期；给两次则比较两个日期", "diff_param": "参数 NAME=VALUE：与默认值比较（作用于“之后”一侧）",
+           "as_of": "评估日期 YYYY-MM-DD（默认今天）", "param": "覆盖参数 NAME=VALUE（按声明的类型检查）",
+           "test_paths": "测试文件或目录", "coverage": "报告规则与结果覆盖率", "repeat": "重复次数",
+           "which": "records 或 policy", "doc": "政策与原文并排（及原文覆盖率）",
+           "check_sources": "同时按 DIR 中的原文核对每条引文", "doc_sources": "原文目录（默认：内置 sources/）"},
+    "en": {"description": "Education-community policies as data: check, evaluate, explain, compare.",
+           "lang": "output language (default zh)", "commands": "commands",
+           "check": "check policy files; report every error with file:line:col", "evaluate": "evaluate a policy on record files",
+           "explain": "explain findings as sentences: conditions, values, parameters and the source text",
+           "diff": "compare two evaluations (two policies, two parameter readings or two dates)",
+           "rules": "list a policy's rules and the catalog entries it leaves out",
+           "test": "run policy test files (default: every bundled policy's tests)", "bench": "time a policy on records, per rule",
+           "schema": "print a JSON Schema: the record format or the policy format", "files": "policy files",
+           "format": "output format", "evaluate_format": "output format (csv/xlsx/html need -o)", "output": "write to this file", "pretty": "json: indented",
+           "summary": "per community: counts by outcome, violations and warnings by rule, amounts owed, deadlines not yet due",
+           "all": "table: also list not_applicable findings", "outcome": "show only this outcome (repeatable)",
+           "rule_glob": "evaluate only the rules matching this glob (repeatable)",
+           "community": "show only this community's findings (repeatable)", "jobs": "worker processes (results are identical)",
+           "progress": "show a progress bar on stderr", "rule_id": "rule id",
+           "subject": "subject id (omitted: every finding of the rule that is not a pass)",
+           "period": "period label, e.g. 2022-2023-1", "records": "record files (YAML or JSON)",
+           "policy": "a bundled policy name or a policy file",
+           "diff_policy": "policy; twice to compare two policies (rules matched by concept)",
+           "diff_as_of": "evaluation date; twice to compare two dates",
+           "diff_param": "parameter NAME=VALUE, compared with the defaults (applies to the 'after' side)",
+           "as_of": "YYYY-MM-DD (default: today)", "param": "override a parameter NAME=VALUE (type-checked as declared)",
+           "test_paths": "test files or folders", "coverage": "report rule and outcome coverage", "repeat": "repetitions",
+           "which": "records or policy", "doc": "the policy woven beside its source text, with the source coverage",
+           "check_sources": "also verify every quote against the source documents in DIR",
+           "doc_sources": "the source documents (default: the bundled sources/)"},
+}
+
+TEXT = {
+    "zh": {"unreadable": "无法读取", "not_found": "找不到政策：{name}（内置：{bundled}）", "ok_files": "通过：{n} 个文件",
+           "needs_output": "--format {format} 需要 -o 文件", "no_rule_matches": "没有规则匹配 {patterns}",
+           "unknown_rule": "规则不存在：{rule}", "no_findings": "没有符合条件的结果", "written": "已写入 {path}",
+           "diff_usage": "diff 需要：两个 --policy；或一个 --policy 加 --param；或一个 --policy 加两个 --as-of",
+           "bad_param": "--param 需要 NAME=VALUE：{text}", "unknown_param": "--param {name}：所测试的政策均未声明此参数",
+           "shown": "显示 {shown} / 共 {total}", "encoded": "已编码 {n} 条，未编码 {m} 条",
+           "hidden": "（不适用的结果未列出，--all 显示全部）",
+           "rules_header": ["规则", "类型", "强度", "对象", "期间"], "not_encoded_header": ["未编码", "原因"],
+           "table_header": ["规则", "对象", "教共体", "期间", "结果", "金额", "说明"]},
+    "en": {"unreadable": "cannot read", "not_found": "policy not found: {name} (bundled: {bundled})",
+           "ok_files": "ok: {n} file(s)", "needs_output": "--format {format} needs -o FILE",
+           "no_rule_matches": "no rule matches {patterns}", "unknown_rule": "no such rule: {rule}",
+           "no_findings": "no matching findings", "written": "written to {path}",
+           "diff_usage": "diff needs two --policy; or one --policy with --param; or one --policy with two --as-of",
+           "bad_param": "--param needs NAME=VALUE: {text}",
+           "unknown_param": "--param {name}: no policy under test declares this parameter",
+           "shown": "shown {shown} of {total}", "encoded": "{n} encoded, {m} not encoded",
+           "hidden": " (not_applicable findings hidden; --all shows them)",
+           "rules_header": ["rule", "kind", "strength", "subject", "per"], "not_encoded_header": ["not encoded", "reason"],
+           "table_header": ["rule", "subject", "community", "period", "outcome", "amount", "note"]},
+}
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(TEXT[_CURRENT_LANG[0]]["bad_param"].format(text=text))
+    return name.strip(), value
+
+
+_CURRENT_LANG = ["zh"]
 
 
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
+        message = "不是日期（YYYY-MM-DD）" if _CURRENT_LANG[0] == "zh" else "not a date (YYYY-MM-DD)"
+        raise argparse.ArgumentTypeError(f"{message}: {text}") from None
+
+
+def _say(args, key: str, **values) -> str:
+    return TEXT[args.lang][key].format(**values)
 
 
 # commands -------------------------------------------------------------------------------------------
@@ -128,7 +279,7 @@ def _check(args) -> int:
 
                 problems.extend(check_quotes(file, args.sources))
         except (OSError, UnicodeDecodeError) as error:  # a usage error, not a diagnostic of the file
-            print(f"{file}: {'无法读取' if args.lang == 'zh' else 'cannot read'}: {error}", file=sys.stderr)
+            print(f"{file}: {_say(args, 'unreadable')}: {error}", file=sys.stderr)
             unreadable += 1
     if unreadable:
         return 2
@@ -138,7 +289,7 @@ def _check(args) -> int:
         for diagnostic in problems:
             print(_render_with_source(diagnostic, args.lang))
         if not any(not d.is_warning for d in problems):
-            print(f"ok: {len(args.files)} file(s)" if args.lang == "en" else f"通过：{len(args.files)} 个文件")
+            print(_say(args, "ok_files", n=len(args.files)))
     return 1 if any(not d.is_warning for d in problems) else 0  # warnings alone do not fail a check
 
 
@@ -152,47 +303,65 @@ def _render_with_source(diagnostic, lang: str) -> str:
     return f"{line}\n | {text}\n | {caret}"
 
 
-def _load_policy_or_report(name: str, lang: str):
+def _load_policy_or_report(name: str, lang: str, parameters: Sequence[tuple[str, str]] = ()):
+    """The policy with `--param` overrides (type-checked by load_policy), or None after printing the
+    located error."""
     try:
-        return engine.load_policy(name)
+        return engine.load_policy(name, parameters=dict(parameters) or None)
     except PolicyError as error:
-        print(error.render(lang), file=sys.stderr)
+        for diagnostic in error.diagnostics:
+            print(_render_with_source(diagnostic, lang), file=sys.stderr)
         return None
     except FileNotFoundError:
-        print(f"policy not found: {name} (bundled: {', '.join(resources.bundled_policy_names())})", file=sys.stderr)
+        print(TEXT[lang]["not_found"].format(name=name, bundled=", ".join(resources.bundled_policy_names())),
+              file=sys.stderr)
+        return None
+
+
+def _records_or_report(args, policy, as_of):
+    try:
+        return policy.load_records([Path(p) for p in args.records],
+                                   limits=_record_limits(getattr(args, "record_limit", [])),
+                                   input_format=getattr(args, "input_format", None))
+    except RecordErrors as error:
+        _record_errors(error, policy.name, as_of, args)
         return None
 
 
 def _evaluate(args) -> int:
-    policy = _load_policy_or_report(args.policy, args.lang)
+    if args.format == "xlsx" and not args.output:  # binary: never to a terminal
+        print(_say(args, "needs_output", format=args.format), file=sys.stderr)
+        return 2
+    policy = _load_policy_or_report(args.policy, args.lang, args.param)
     if policy is None:
         return 1
+    if args.rule:
+        policy = restrict_rules(policy, args.rule)
+        if policy is None:
+            print(_say(args, "no_rule_matches", patterns=" ".join(args.rule)), file=sys.stderr)
+            return 2
     as_of = args.as_of or dt.date.today()
-    try:
-        records = policy.load_records([Path(p) for p in args.records], limits=_record_limits(args.record_limit),
-                                      input_format=args.input_format)
-    except RecordErrors as error:
-        return _record_errors(error, policy.name, as_of, args)
+    records = _records_or_report(args, policy, as_of)
+    if records is None:
+        return 2
     from policyengine import batch
 
-    try:
-        batch.select_rules(policy, args.rule)
-    except KeyError as error:
-        print(error.args[0], file=sys.stderr)
-        return 2
-    try:
-        open(args.output, "a", encoding="utf-8").close() if args.output else None
-    except OSError as error:
-        print(f"{args.output}: {'无法写入' if args.lang == 'zh' else 'cannot write'}: {error}", file=sys.stderr)
-        return 2
-    with _output(args.output) as out:
-        options = dict(show_all=args.all, jobs=args.jobs, rules=args.rule, progress=args.progress)
-        if args.format in ("json", "jsonl"):
-            counts = batch.write_report(policy, records, as_of, out, args.format, pretty=args.pretty, **options)
-        else:
-            shown, counts = batch.table_report(policy, records, as_of, **options)
-            out.write(render_findings(shown, counts, as_of, policy, show_all=args.all, lang=args.lang) + "\n")
-    return 3 if counts["error"] else 0
+    if args.format in ("json", "jsonl") and not (args.summary or args.outcome or args.community):
+        # the compact schema-2 report, streamed (batch.write_report)
+        try:
+            open(args.output, "a", encoding="utf-8").close() if args.output else None
+        except OSError as error:
+            print(f"{args.output}: {'无法写入' if args.lang == 'zh' else 'cannot write'}: {error}", file=sys.stderr)
+            return 2
+        with _output(args.output) as out:
+            counts = batch.write_report(policy, records, as_of, out, args.format, pretty=args.pretty,
+                                        show_all=args.all, jobs=args.jobs, progress=args.progress)
+        return 3 if counts["error"] else 0
+    report = batch.evaluate_parallel(policy, records, as_of, jobs=args.jobs, progress=args.progress,
+                                     sources=[Path(p) for p in args.records])
+    shown = select_findings(report.findings, args.outcome, args.community, records, as_of)
+    _present(args, policy, report, records, shown)
+    return 3 if report.counts()["error"] else 0
 
 
 class _output:
@@ -212,27 +381,123 @@ class _output:
             self.file.flush()
 
 
-def _record_limits(pairs: list[str]):
-    from policyengine.recordio import RecordLimits
+def _present(args, policy, report: Report, records, shown: list) -> None:
+    filtered = bool(args.outcome or args.community)
+    if args.format == "json":
+        data = report_json(report, records, shown if filtered else None)
+        if args.summary:
+            data["summary"] = summarize(report, records, policy, shown, args.community)
+        _write_text(args, json.dumps(data, ensure_ascii=False, indent=2))
+    elif args.format in ("csv", "xlsx"):
+        from policyengine import export
 
-    try:
-        return RecordLimits.with_overrides(dict(pair.split("=", 1) for pair in pairs))
-    except ValueError as error:  # a usage error: exit status 2
-        print(f"policyengine evaluate: --record-limit: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        visible = shown if filtered or args.all else [f for f in shown if f.outcome != "not_applicable"]
+        table = export.rows(visible, records, report.as_of, args.lang, policy.jurisdiction_name)
+        if args.format == "csv":
+            export.write_csv(args.output or sys.stdout, table)
+        else:
+            export.write_xlsx(args.output, table)
+    elif args.format == "html":
+        from policyengine.html import render_report
+
+        _write_text(args, render_report(policy, report, records, shown, lang=args.lang, show_all=args.all))
+    elif args.summary:
+        _write_text(args, render_summary(summarize(report, records, policy, shown, args.community), args.lang))
+    else:
+        _write_text(args, render_table(report, policy, show_all=args.all, lang=args.lang, records=records,
+                                       shown=shown if filtered else None))
+
+
+def _write_text(args, text: str) -> None:
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+
+
+def report_json(report: Report, records, shown: list | None = None) -> dict[str, Any]:
+    """The report's JSON with, per finding, the communities it is attributed to; with a display
+    filter, `counts` stays the evaluated total and `counts_shown` counts what is listed."""
+    findings = report.findings if shown is None else shown
+    data = {"schema_version": SCHEMA_VERSION, "policy": report.policy, "as_of": report.as_of.isoformat(),
+            "counts": report.counts()}
+    if shown is not None:
+        data["counts_shown"] = _counts(shown)
+    data["findings"] = [dict(f.to_json(), attribution=attribute(f, records, report.as_of).to_json())
+                        for f in findings]
+    return data
+
+
+def _counts(findings) -> dict[str, int]:
+    result = {outcome: 0 for outcome in OUTCOMES}
+    for f in findings:
+        result[f.outcome] += 1
+    return result
 
 
 def _record_errors(error: RecordErrors, policy: str, as_of: dt.date, args) -> int:
-    if args.format in ("json", "jsonl"):
+    if getattr(args, "format", None) in ("json", "jsonl"):
         data = {"schema_version": SCHEMA_VERSION, "policy": policy, "as_of": as_of.isoformat(),
                 "errors": [e.to_dict(args.lang) for e in error.errors]}
         if args.format == "jsonl":
             data = {"type": "errors", **data}
-        with _output(args.output) as out:
-            out.write(json.dumps(data, ensure_ascii=False, indent=2 if args.pretty else None) + "\n")
+        with _output(getattr(args, "output", None)) as out:
+            out.write(json.dumps(data, ensure_ascii=False, indent=2 if getattr(args, "pretty", False) else None) + "\n")
     else:
         print(error.message(args.lang), file=sys.stderr)
     return 2
+
+
+def _explain_command(args) -> int:
+    policy = _load_policy_or_report(args.policy, args.lang, args.param)
+    if policy is None:
+        return 1
+    try:
+        policy.rule(args.rule)
+    except KeyError:
+        print(_say(args, "unknown_rule", rule=args.rule), file=sys.stderr)
+        return 2
+    as_of = args.as_of or dt.date.today()
+    records = _records_or_report(args, policy, as_of)
+    if records is None:
+        return 2
+    import attrs
+
+    report = attrs.evolve(policy, rules=(policy.rule(args.rule),)).evaluate(records, as_of)
+    explanations = explain_rule(policy, report, records, args.rule, args.subject, args.period)
+    if args.format == "json":
+        print(json.dumps({"policy": policy.name, "as_of": as_of.isoformat(), "explanations": explanations},
+                         ensure_ascii=False, indent=2))
+    elif not explanations:
+        print(_say(args, "no_findings"))
+    else:
+        print("\n\n".join(render_explanation(e, args.lang) for e in explanations))
+    return 0 if explanations or args.subject is None else 1
+
+
+def _diff_command(args) -> int:
+    from policyengine.diff import diff, render_diff
+
+    policies, dates = args.policy, args.as_of
+    if len(policies) > 2 or len(dates) > 2 or (len(policies) == 1 and not args.param and len(dates) != 2) \
+            or (len(policies) == 2 and len(dates) == 2):
+        print(_say(args, "diff_usage"), file=sys.stderr)
+        return 2
+    before = _load_policy_or_report(policies[0], args.lang)
+    after = _load_policy_or_report(policies[-1], args.lang, args.param)
+    if before is None or after is None:
+        return 1
+    first = dates[0] if dates else dt.date.today()
+    records = _records_or_report(args, before, first)
+    if records is None:
+        return 2
+    result = diff(before.evaluate(records, first), after.evaluate(records, dates[-1] if dates else first),
+                  before, after)
+    if args.format == "json":
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(render_diff(result, args.lang, Names(records, before.jurisdiction_name)))
+    return 0
 
 
 def _rules(args) -> int:
@@ -240,7 +505,8 @@ def _rules(args) -> int:
     if policy is None:
         return 1
     rules = [{"id": r.id, "kind": r.kind, "strength": r.strength, "subject": r.subject, "per": r.per,
-              "parameters": {k: str(v) for k, v in r.parameters},
+              "concept": r.concept, "parameters": {k: str(v) for k, v in r.parameters},
+              "message": {"zh": r.message, "en": r.message_en},
               "citation": {"file": r.citation.file, "section": r.citation.section, "quote": r.citation.quote}}
              for r in policy.rules]
     not_encoded = [{"id": i, "reason": reason} for i, reason in policy.not_encoded]
@@ -249,18 +515,24 @@ def _rules(args) -> int:
                           "rules": rules, "not_encoded": not_encoded}, ensure_ascii=False, indent=2))
         return 0
     rows = [[r["id"], r["kind"], r["strength"] or "", r["subject"], r["per"] or ""] for r in rules]
-    print(f"{policy.title}（{policy.name}）: {len(rules)} encoded, {len(not_encoded)} not encoded")
-    print(_table(["rule", "kind", "strength", "subject", "per"], rows))
+    print(f"{policy.title}（{policy.name}）: {_say(args, 'encoded', n=len(rules), m=len(not_encoded))}")
+    print(_table(TEXT[args.lang]["rules_header"], rows, _terminal_width()))
     if not_encoded:
         print()
-        print(_table(["not encoded", "reason"], [[x["id"], x["reason"]] for x in not_encoded]))
+        print(_table(TEXT[args.lang]["not_encoded_header"], [[x["id"], x["reason"]] for x in not_encoded],
+                     _terminal_width()))
     return 0
 
 
 def _test(args) -> int:
     from policyengine.testing.cases import run_paths
 
-    return run_paths(args.paths, coverage=args.coverage, output_format=args.format)
+    try:
+        return run_paths(args.paths, coverage=args.coverage, output_format=args.format, lang=args.lang,
+                         parameters=dict(args.param))
+    except KeyError as unknown:
+        print(_say(args, "unknown_param", name=unknown.args[0]), file=sys.stderr)
+        return 2
 
 
 def _bench(args) -> int:
@@ -276,8 +548,9 @@ def _bench(args) -> int:
         return 2
     rows = bench_rules(policy, records, args.as_of or dt.date.today(), args.repeat)
     scans = {rule.id: province_scans(rule) for rule in policy.rules}
-    print(_table(["rule", "findings", "total ms", "µs/finding", "scans (cost grows with the input)"],
-                 [[r, str(n), f"{ms:.3f}", f"{us:.2f}", ", ".join(scans[r])] for r, n, ms, us in rows]))
+    header = ["rule", "findings", "total ms", "µs/finding", "scans (cost grows with the input)"] if args.lang == "en" \
+        else ["规则", "结果数", "总毫秒", "微秒/结果", "扫描的全域集合（成本随输入增长）"]
+    print(_table(header, [[r, str(n), f"{ms:.3f}", f"{us:.2f}", ", ".join(scans[r])] for r, n, ms, us in rows]))
     return 0
 
 
@@ -299,6 +572,17 @@ def _doc(args) -> int:
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+def _record_limits(pairs: list[str]):
+    from policyengine.recordio import RecordLimits
+
+    try:
+        return RecordLimits.with_overrides(dict(pair.split("=", 1) for pair in pairs))
+    except ValueError as error:  # a usage error: exit status 2
+        print(f"policyengine evaluate: --record-limit: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _export(args) -> int:
@@ -340,37 +624,60 @@ def _schema(args) -> int:
 
 
 # table rendering -------------------------------------------------------------------------------------
-def render_table(report: Report, policy: Any, show_all: bool = False, lang: str = "zh") -> str:
-    shown = [f for f in report.findings if show_all or f.outcome != "not_applicable"]
-    return render_findings(shown, report.counts(), report.as_of, policy, show_all, lang)
-
-
-def render_findings(shown: list, counts: dict[str, int], as_of: dt.date, policy: Any, show_all: bool = False,
-                    lang: str = "zh") -> str:
+def render_table(report: Report, policy: Any, show_all: bool = False, lang: str = "zh", records: Any = None,
+                 shown: list | None = None, width: int | None = None) -> str:
+    """Findings as a table with names next to ids, wrapped to `width` (default: the terminal's, or
+    $COLUMNS; unwrapped when output is not a terminal). `shown`: a display filter's findings."""
+    names = Names(records, getattr(policy, "jurisdiction_name", ""))
+    listed = report.findings if shown is None else shown
+    listed = [f for f in listed if show_all or shown is not None or f.outcome != "not_applicable"]
     rows = []
-    for f in shown:
-        outcome = OUTCOME_LABELS[f.outcome] if lang == "zh" else f.outcome
-        amount = f"{f.amount} {'元' if f.currency == 'CNY' else ''}".strip() if f.amount is not None else ""
-        note = f.message if f.outcome in ("violation", "warning") and f.message else _explain(f)
-        rows.append([f.rule, f.subject, f.community or "", f.period or "", outcome, amount, note])
-    header = ["规则", "对象", "教共体", "期间", "结果", "金额", "说明"] if lang == "zh" else \
-        ["rule", "subject", "community", "period", "outcome", "amount", "note"]
-    counts = ", ".join(f"{OUTCOME_LABELS[k] if lang == 'zh' else k} {v}" for k, v in counts.items() if v)
-    title = f"{policy.title}（{policy.name}） as_of {as_of.isoformat()}"
-    hidden = "" if show_all else ("（不适用的结果未列出，--all 显示全部）" if lang == "zh" else
-                                  " (not_applicable findings hidden; --all shows them)")
-    return f"{title}\n{counts}{hidden}\n{_table(header, rows)}"
+    for f in listed:
+        outcome = OUTCOME_LABELS[lang][f.outcome]
+        unit = ("元" if lang == "zh" else "CNY") if f.currency == "CNY" else ""
+        amount = f"{f.amount} {unit}".strip() if f.amount is not None else ""
+        message = f.message_in(lang)
+        note = message if f.outcome in ("violation", "warning") and message else _note(f, lang)
+        communities = attribute(f, records, report.as_of).communities if records is not None else \
+            ((f.community,) if f.community else ())
+        rows.append([f.rule, names.of(f.subject_kind, f.subject),
+                     "; ".join(names.of("community", c) for c in communities), f.period or "", outcome, amount, note])
+    counts = ", ".join(f"{OUTCOME_LABELS[lang][k]} {v}" for k, v in report.counts().items() if v)
+    title = f"{policy.title}（{policy.name}） as_of {report.as_of.isoformat()}"
+    if shown is not None:
+        counts += "; " + TEXT[lang]["shown"].format(shown=len(listed), total=len(report.findings))
+    hidden = "" if show_all or shown is not None else TEXT[lang]["hidden"]
+    return f"{title}\n{counts}{hidden}\n{_table(TEXT[lang]['table_header'], rows, width or _terminal_width())}"
 
 
-def _explain(finding) -> str:
+def _note(finding, lang: str) -> str:
     values = finding.values_dict
     if values.get("exception"):
-        return "例外路径成立 / exception path recorded: " + ", ".join(map(str, values.get("failed", ())))
+        label = "例外路径成立" if lang == "zh" else "exception path recorded"
+        return f"{label}: " + ", ".join(map(str, values.get("failed", ())))
     for key in ("reason", "error", "failed", "value"):
         if key in values:
             value = values[key]
-            return f"{key}: {', '.join(map(str, value)) if isinstance(value, tuple) else value}"
+            text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            return f"{key}: {_one_language(text, lang)}"
     return ""
+
+
+def _one_language(text: str, lang: str) -> str:
+    """Engine reasons read `中文 / English`; keep the half asked for."""
+    if " / " not in text:
+        return text
+    zh, en = text.split(" / ", 1)
+    return zh if lang == "zh" else en
+
+
+def _terminal_width() -> int | None:
+    """$COLUMNS, else the terminal's width; None (no wrapping) when output is not a terminal."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def _width(ch: str) -> int:
@@ -381,14 +688,66 @@ def _text_width(text: str) -> int:
     return sum(_width(ch) for ch in text)
 
 
-def _table(header: list[str], rows: list[list[str]], max_width: int = 60) -> str:
-    rows = [[_clip(cell, max_width) for cell in row] for row in rows]
+def _table(header: list[str], rows: list[list[str]], width: int | None = None, max_cell: int = 60,
+           keep: tuple[int, ...] = (0,)) -> str:
+    """Columns aligned by display width (East-Asian wide characters count 2). Within `width`, the
+    widest columns are narrowed and their cells wrapped onto continuation lines; without a width,
+    cells are clipped at `max_cell`."""
+    if width is None:
+        rows = [[_clip(cell, max_cell) for cell in row] for row in rows]
     widths = [max([_text_width(h)] + [_text_width(r[i]) for r in rows]) for i, h in enumerate(header)]
+    if width is not None:
+        widths = _fit(widths, width - 2 * (len(widths) - 1), keep)
 
-    def line(cells: list[str]) -> str:
-        return "  ".join(c + " " * (w - _text_width(c)) for c, w in zip(cells, widths)).rstrip()
+    def lines(cells: list[str]) -> list[str]:
+        wrapped = [_wrap(c, w) for c, w in zip(cells, widths)]
+        height = max(len(w) for w in wrapped)
+        out = []
+        for i in range(height):
+            parts = [(w[i] if i < len(w) else "") for w in wrapped]
+            out.append("  ".join(p + " " * (w - _text_width(p)) for p, w in zip(parts, widths)).rstrip())
+        return out
 
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+    result = lines(header) + ["  ".join("-" * w for w in widths)]
+    for row in rows:
+        result.extend(lines(row))
+    return "\n".join(result)
+
+
+def _fit(widths: list[int], room: int, keep: tuple[int, ...] = (), narrowest: int = 8) -> list[int]:
+    """Narrow the widest column, one character at a time, until the row fits in `room`; the `keep`
+    columns (the rule id) only when nothing else can give."""
+    widths = list(widths)
+    while sum(widths) > room:
+        others = [i for i in range(len(widths)) if i not in keep and widths[i] > narrowest]
+        candidates = others or [i for i in range(len(widths)) if widths[i] > narrowest]
+        if not candidates:
+            break
+        widths[max(candidates, key=lambda i: widths[i])] -= 1
+    return widths
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` display columns; break at a space when one is near, else anywhere
+    (Chinese text has no spaces)."""
+    if _text_width(text) <= width:
+        return [text]
+    lines, line, used = [], "", 0
+    for ch in text:
+        w = _width(ch)
+        if used + w > width:
+            cut = line.rfind(" ")
+            if cut > width // 2:
+                lines.append(line[:cut])
+                line = line[cut + 1:]
+            else:
+                lines.append(line)
+                line = ""
+            used = _text_width(line)
+        line += ch
+        used += w
+    lines.append(line)
+    return lines
 
 
 def _clip(text: str, limit: int) -> str:

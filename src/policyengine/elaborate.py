@@ -353,7 +353,8 @@ class Elaborator:
             parameters=tuple((p, parameters[p].value) for p in sorted(checker.parameters_used)),
             scans=tuple(sorted(checker.collections_used)),
             citation=decl.citation,
-            message=decl.message_zh or decl.message_en)
+            message=decl.message_zh or decl.message_en, message_en=decl.message_en or decl.message_zh,
+            concept=decl.concept, texts=_texts(decl))
 
     def function(self, checker: Checker, scalar: Scalar, key: str, arguments,
                  rule_id: str) -> tuple[Callable | None, t.Type | None]:
@@ -435,8 +436,17 @@ def python_type(value: Any) -> t.Type:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 80 else text[:77] + "…"
+    """A condition's name in `values.failed`: its text on one line, never cut short (the table clips)."""
+    return " ".join(text.split())
+
+
+def _texts(decl: RuleDecl) -> tuple[tuple[str, str | None, str], ...]:
+    """(key, condition name or None, expression text on one line) of each expression, for explanations."""
+    result = []
+    for key, scalar in decl.expressions.items():
+        for name, one in (scalar.items() if isinstance(scalar, dict) else [(None, scalar)]):
+            result.append((key, name, _short(one.text)))
+    return tuple(result)
 
 
 def _names(node: Any) -> set[str]:

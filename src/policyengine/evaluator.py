@@ -56,7 +56,10 @@ class CompiledRule:
     parameters: tuple[tuple[str, Any], ...]  # referenced parameters and their values, reported
     scans: tuple[str, ...]  # province-wide collections read (beyond navigation from the subject)
     citation: Citation
-    message: str | None
+    message: str | None  # zh (or the only one given)
+    message_en: str | None = None
+    concept: str | None = None  # the cross-city concept the rule encodes (`concept:`), for diffs across policies
+    texts: tuple[tuple[str, str | None, str], ...] = ()  # (key, condition name, expression text), for explain
 
 
 class EvaluationContext:
@@ -87,7 +90,7 @@ def subjects(rule: CompiledRule, records: Any, jurisdiction: str) -> Iterator[tu
 def rule_info(rule: CompiledRule) -> RuleInfo:
     """The rule's entry in the report's rule table."""
     return RuleInfo(rule.id, rule.strength, rule.citation, rule.message,
-                    tuple((k, _unordered(plain(v))) for k, v in rule.parameters))
+                    tuple((k, _unordered(plain(v))) for k, v in rule.parameters), rule.message_en)
 
 
 def evaluate_stream(rules: Iterable[CompiledRule], records: Any, as_of: dt.date, jurisdiction: str,

@@ -52,7 +52,7 @@ RULE_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 def is_identifier(name: str) -> bool:
     return bool(IDENTIFIER.fullmatch(name)) and name not in KEYWORDS
 RULE_KEYS = ("id", "kind", "strength", "subject", "per", *EXPRESSION_KEYS, "values", "citation", "message",
-             "description", "note")
+             "description", "note", "concept")
 NOT_ENCODED_KEYS = ("id", "reason", "file", "section", "quote")
 PARAMETER_KEYS = ("value", "type", "unit", "description", "ambiguity", "choices", "effective", "source")
 
@@ -108,6 +108,7 @@ class RuleDecl:
     message_en: str | None
     description: str | None
     span: Span
+    concept: str | None = None  # cross-city concept key (catalog §11), matches rules across policies in a diff
 
 
 @attrs.frozen
@@ -406,7 +407,8 @@ class _Reader:
             return None
         return RuleDecl(rule_id, kind, strength, subject, per, expressions, values,
                         self.citation(item, rule_id), self.text(message, "zh") if message else None,
-                        self.text(message, "en") if message else None, self.text(item, "description"), item.span)
+                        self.text(message, "en") if message else None, self.text(item, "description"), item.span,
+                        self.text(item, "concept"))
 
     def rule_expressions(self, item: Mapping, rule_id: str, kind: str | None, strength: str | None) -> dict:
         expressions: dict = {}
@@ -501,7 +503,8 @@ def json_schema() -> dict:
                        "subject": {"enum": list(SUBJECTS)}, "per": {"enum": list(PERIODS)},
                        "values": {"type": "object", "additionalProperties": expression},
                        "citation": closed({"file": text, "section": text, "quote": text}, ("file", "quote")),
-                       "message": closed({"zh": text, "en": text}), "description": text, "note": text}
+                       "message": closed({"zh": text, "en": text}), "description": text, "note": text,
+                       "concept": text}
     rule_properties.update({k: conditions if k in NAMED_CONDITION_KEYS else expression for k in EXPRESSION_KEYS})
     parameter = closed({"value": expression, "type": text, "unit": text, "description": text, "ambiguity": text,
                         "choices": {"type": "array", "items": text},

@@ -46,15 +46,17 @@ class RuleInfo:
     citation: Citation
     message: str | None
     parameters: tuple[tuple[str, Any], ...]  # (name, plain value): the parameters in force
+    message_en: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.id, "strength": self.strength, "citation": attrs.asdict(self.citation),
-                "message": self.message, "parameters": {k: _json_value(v) for k, v in self.parameters}}
+                "message": self.message, "message_en": self.message_en,
+                "parameters": {k: _json_value(v) for k, v in self.parameters}}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "RuleInfo":
         return cls(data["rule"], data.get("strength"), Citation(**data["citation"]), data.get("message"),
-                   tuple((k, plain(v)) for k, v in data.get("parameters", {}).items()))
+                   tuple((k, plain(v)) for k, v in data.get("parameters", {}).items()), data.get("message_en"))
 
 
 @attrs.frozen
@@ -70,7 +72,11 @@ class Finding:
     strength: str | None
     values: tuple[tuple[str, Any], ...]  # (name, plain value), in a stable order; the parameters first
     citation: Citation
-    message: str | None = None
+    message: str | None = None  # zh (or the only message the rule has)
+    message_en: str | None = None
+
+    def message_in(self, lang: str) -> str | None:
+        return (self.message_en or self.message) if lang == "en" else (self.message or self.message_en)
 
     @property
     def values_dict(self) -> dict[str, Any]:
@@ -87,6 +93,7 @@ class Finding:
             "amount": None if self.amount is None else str(self.amount), "currency": self.currency,
             "strength": self.strength, "values": {k: _json_value(v) for k, v in self.values},
             "citation": attrs.asdict(self.citation), "message": self.message,
+            "message_en": self.message_en,
         }
 
     @classmethod
@@ -98,6 +105,7 @@ class Finding:
             currency=data.get("currency"), strength=data.get("strength"),
             values=tuple((k, plain(v)) for k, v in data.get("values", {}).items()),
             citation=Citation(**data["citation"]), message=data.get("message"),
+            message_en=data.get("message_en"),
         )
 
 
@@ -113,12 +121,12 @@ def make_finding(row: Row, info: RuleInfo) -> Finding:
         merged.update(values)  # a value named like a parameter replaces it, in the parameter's place
         values = tuple(merged.items())
     return Finding(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], info.strength, values,
-                   info.citation, info.message)
+                   info.citation, info.message, info.message_en)
 
 
 def row_of(finding: Finding) -> tuple[Row, RuleInfo]:
     """A finding split back into its row and its rule's entry (values: all of them, no parameters)."""
-    info = RuleInfo(finding.rule, finding.strength, finding.citation, finding.message, ())
+    info = RuleInfo(finding.rule, finding.strength, finding.citation, finding.message, (), finding.message_en)
     return (finding.rule, finding.subject, finding.subject_kind, finding.community, finding.period, finding.outcome,
             finding.amount, finding.currency, finding.values), info
 

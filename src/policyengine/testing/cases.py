@@ -219,19 +219,22 @@ def case_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def run_paths(paths: list[str], coverage: bool = False, output_format: str = "text") -> int:
+def run_paths(paths: list[str], coverage: bool = False, output_format: str = "text", lang: str = "en",
+              parameters: dict[str, Any] | None = None) -> int:
+    """Run test files and print the results (in `lang`). `parameters` (the CLI's --param) override the
+    cases' own values in every case whose policy declares them; KeyError names one no policy declares."""
     from policyengine.testing.coverage import coverage_report, render_coverage
 
     files = case_files(paths or default_paths())
     runner = CaseRunner()
-    results: list[CaseResult] = []
+    cases: list[Case] = []
     for file in files:
         try:
-            cases = load_case_file(file)
+            cases.extend(load_case_file(file))
         except CaseFileError as error:
-            print(f"ERROR {error}", file=sys.stderr)
+            print(f"{'错误' if lang == 'zh' else 'ERROR'} {error}", file=sys.stderr)
             return 2
-        results.extend(runner.run(case) for case in cases)
+    results = [runner.run(case) for case in _with_parameters(cases, parameters or {})]
     failed = [r for r in results if not r.passed]
     summary = coverage_report(results) if coverage else None
     if output_format == "json":
@@ -240,13 +243,25 @@ def run_paths(paths: list[str], coverage: bool = False, output_format: str = "te
                                        for r in failed], "coverage": summary}, ensure_ascii=False, indent=2))
     else:
         for result in failed:
-            print(f"FAIL {result.case.file} :: {result.case.name}")
+            print(f"{'失败' if lang == 'zh' else 'FAIL'} {result.case.file} :: {result.case.name}")
             for mismatch in result.mismatches:
                 print("  " + mismatch.replace("\n", "\n  "))
         if summary is not None:
-            print(render_coverage(summary))
-        print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+            print(render_coverage(summary, lang))
+        passed = len(results) - len(failed)
+        print(f"通过 {passed}，失败 {len(failed)}" if lang == "zh" else f"{passed} passed, {len(failed)} failed")
     return 1 if failed or not results else 0
+
+
+def _with_parameters(cases: list[Case], parameters: dict[str, Any]) -> list[Case]:
+    if not parameters:
+        return cases
+    declared = {case.policy: set(load_policy(case.policy).parameters) for case in cases}
+    for name in parameters:
+        if not any(name in names for names in declared.values()):
+            raise KeyError(name)
+    return [attrs.evolve(case, parameters=tuple(sorted({**dict(case.parameters), **{
+        k: v for k, v in parameters.items() if k in declared[case.policy]}}.items()))) for case in cases]
 
 
 def policy_of(result: CaseResult) -> Policy | None:

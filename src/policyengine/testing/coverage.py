@@ -74,12 +74,14 @@ def _branches(finding) -> set[str]:
     return found
 
 
-def render_coverage(summary: dict[str, Any]) -> str:
-    lines = ["rule coverage (asserted findings, both outcome sides):"]
+def render_coverage(summary: dict[str, Any], lang: str = "en") -> str:
+    zh = lang == "zh"
+    lines = ["规则覆盖率（已断言的结果，两种结果侧）：" if zh else "rule coverage (asserted findings, both outcome sides):"]
     for name, data in summary.items():
-        lines.append(f"  {name}: {data['fully_covered']}/{data['encoded']} rules fully covered "
-                     f"({data['share'] * 100:.1f}%)")
+        share = f"{data['share'] * 100:.1f}%"
+        lines.append(f"  {name}: {data['fully_covered']}/{data['encoded']} 条规则完全覆盖（{share}）" if zh else
+                     f"  {name}: {data['fully_covered']}/{data['encoded']} rules fully covered ({share})")
         for rule_id, rule in data["rules"].items():
             if rule["missing"]:
-                lines.append(f"    {rule_id}: missing {', '.join(rule['missing'])}")
+                lines.append(f"    {rule_id}: {'缺少' if zh else 'missing'} {', '.join(rule['missing'])}")
     return "\n".join(lines)
