@@ -14,7 +14,7 @@ LIBRARY = "lib/common.yaml"
 # a direct read of a membership's or a community's date field (`m.joined_on`, `has(c.dissolved_on)`)
 DATE_FIELD = re.compile(r"\.\s*(joined_on|left_on|established_on|dissolved_on)\b")
 # cities not yet moved onto the library (issue #16); remove a name when its city moves
-NOT_YET_MOVED = {"liuzhou"}
+NOT_YET_MOVED: set[str] = set()
 
 
 def city_files() -> list[Path]:
