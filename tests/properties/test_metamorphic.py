@@ -38,7 +38,9 @@ def test_raising_a_members_z_gain_never_lowers_the_ruian_z_reward(raw, year, z_b
     raw = copy.deepcopy(raw)
     community = raw["communities"][0]
     unit = community["units"][0]["unit_id"]
-    community["units"][0] = {"unit_id": unit, "role": "member"}  # a member school through the year
+    community["units"][0] = {"unit_id": unit, "role": "member"}  # a member school through the year,
+    community.pop("established_on", None)  # of a community that exists through it (a membership is in
+    community.pop("dissolved_on", None)    # force only while its community exists, docs/language.md §5.1)
     raw["units"][[u["unit_id"] for u in raw["units"]].index(unit)]["graduating_class_count"] = {year: classes}
     gain = threshold + Decimal(offset)
     scores = [s for s in raw.get("quality_scores", []) if s["unit_id"] != unit]

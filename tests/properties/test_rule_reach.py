@@ -42,7 +42,6 @@ UNREACHED: dict[str, tuple[tuple[str, ...], str]] = {
         "suixian", "a batch-2 fusion community lists more than 5 current schools and no exception reason")),
     "suixian.formation.fusion_b2.lead_type": (("fail",), _rare(
         "suixian", "a batch-2 fusion community's lead is neither central nor quality, or a school is in another town")),
-    "yueqing.fusion.transfer_into_four_towns_open_selection": (("pass", "fail"), EMPTY_ZONES),
     "yueqing.co_build.co_research_and_guidance_min2_per_semester": (("pass",), _rare(
         "yueqing", "a co-build group holds two co-research activities and two core on-site guidance visits in one semester")),
 }
