@@ -145,8 +145,9 @@ def test_named_conditions_and_values_are_checked_one_by_one(check_text):
 def test_the_json_schema_closes_every_object():
     schema = json_schema()
     assert schema["additionalProperties"] is False
-    rule = schema["properties"]["rules"]["items"]
-    assert rule["additionalProperties"] is False
+    rule, instance = schema["properties"]["rules"]["items"]["oneOf"]  # a rule, or an instance of a template
+    assert rule["additionalProperties"] is False and instance["additionalProperties"] is False
+    assert set(instance["required"]) == {"id", "template", "citation"}
     assert rule["properties"]["citation"]["additionalProperties"] is False
     assert set(rule["required"]) >= {"id", "kind", "subject", "citation"}
 

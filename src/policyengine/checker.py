@@ -27,6 +27,7 @@ PERIOD_FIELDS = {"start": t.DATE, "end": t.DATE, "year": t.NUMBER, "kind": t.STR
                  "previous": t.PERIOD, "next": t.PERIOD}
 DATE_FIELDS = {"year": t.NUMBER, "month": t.NUMBER, "day": t.NUMBER}
 AGGREGATES = ("count", "sum", "min", "max", "all", "any", "first", "list", "distinct")
+QUANTIFIERS = ("all", "any")  # what a choice parameter may name as an aggregate (catalog §1.2: 均/全部 vs 有)
 
 
 class CheckFailed(Exception):
@@ -72,6 +73,7 @@ class Environment:
     globals: Mapping[str, t.Type]
     fields_of: Callable[[t.Type], Mapping[str, tuple[t.Type, bool]]]
     mapping_records: frozenset[str] = frozenset()  # ad-hoc record types read as mappings
+    lets: dict[str, ir.IR | None] = attrs.field(factory=dict)  # a rule's `let:` names, each checked once (None: failed)
 
 
 class Checker:
@@ -83,6 +85,7 @@ class Checker:
         self.parameters_used: set[str] = set()
         self.collections_used: set[str] = set()  # province-wide record collections the code iterates
         self.definitions_used: set[str] = set()
+        self.lets_used: set[str] = set()
         self.enum_params: dict[str, t.EnumType] = {}  # while checking a typed definition: its parameters' idents
         self._param_idents: frozenset[str] = frozenset()
         self._idents = itertools.count()
@@ -152,6 +155,11 @@ class Checker:
             return local[name]
         if name in self.env.variables:
             return ir.Var(self.env.variables[name], node.span, name)
+        if name in self.env.lets:
+            self.lets_used.add(name)
+            if self.env.lets[name] is None:
+                raise CheckFailed  # its own error is reported where it is written
+            return self.env.lets[name]  # checked once; its code is emitted where it is used
         if name in self.env.definitions:
             return self._use(self.env.definitions[name], (), node, local)
         if name in self.env.parameters:
@@ -293,6 +301,8 @@ class Checker:
             return self._membership(node, left, right)
         if op in ("==", "!=", "<", "<=", ">", ">="):
             self._comparable(node, left, right, ordered=op not in ("==", "!="))
+            if isinstance(left, ir.Const) and isinstance(right, ir.Const) and op in ("==", "!="):
+                return ir.Const(t.BOOL, node.span, (left.value == right.value) == (op == "=="))  # folded
             names = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
             return ir.Op(t.BOOL, node.span, names[op], left, right)
         result_type, resolved = _arithmetic(op, left.type, right.type)
@@ -322,6 +332,8 @@ class Checker:
         common = t.unify(then.type, otherwise.type)
         if common is None:
             self.error("PE301", node, op="if/else", left=then.type, right=otherwise.type)
+        if isinstance(condition, ir.Const):  # e.g. a choice parameter: only the chosen branch is compiled
+            return attrs.evolve(then if condition.value else otherwise, type=common)
         return ir.Cond(common, node.span, condition, then, otherwise)
 
     def _listliteral(self, node: n.ListLiteral, local) -> ir.IR:
@@ -354,9 +366,26 @@ class Checker:
         return ir.Builtin(result, node.span, node.function, args)
 
     def _argument(self, function: str, position: int, node: n.Node, local) -> ir.IR:
-        if function == "round" and position == 2 and isinstance(node, n.Name) and node.name in ROUNDING_MODES:
-            return ir.Const(t.ROUNDING, node.span, node.name)
+        if function == "round" and position == 2 and isinstance(node, n.Name):
+            if node.name in ROUNDING_MODES:
+                return ir.Const(t.ROUNDING, node.span, node.name)
+            mode = self.choice(node, node.name, tuple(ROUNDING_MODES), "rounding mode")
+            if mode is not None:  # a parameter chooses the mode: folded to a constant now
+                return ir.Const(t.ROUNDING, node.span, mode)
         return self._check(node, local)
+
+    def choice(self, node: n.Node, name: str, allowed: tuple[str, ...], what: str) -> str | None:
+        """The value of a string parameter `name` that chooses one of `allowed` (a rounding mode, a
+        quantifier, a period kind), or None when `name` is no parameter. A value (or a declared
+        choice) outside `allowed` is PE419."""
+        parameter = self.env.parameters.get(name)
+        if parameter is None or name in self.env.lets or name in self.env.definitions or not isinstance(
+                parameter.value, str):
+            return None
+        self.parameters_used.add(name)
+        if parameter.value not in allowed:
+            self.error("PE419", node, name=name, value=repr(parameter.value), what=what, allowed=", ".join(allowed))
+        return parameter.value
 
     def _has(self, node: n.Call, local) -> ir.IR:
         if len(node.args) != 1:
@@ -368,7 +397,10 @@ class Checker:
 
     def _aggregate(self, node: n.Aggregate, local) -> ir.IR:
         if node.function not in AGGREGATES:
-            self.error("PE203", node, name=node.function, **hints.function_hint(node.function, self.env))
+            chosen = self.choice(node, node.function, QUANTIFIERS, "quantifier")
+            if chosen is None:
+                self.error("PE203", node, name=node.function, **hints.function_hint(node.function, self.env))
+            node = attrs.evolve(node, function=chosen)  # `q(p for x in xs)`: the parameter q says all or any
         source = self._check(node.source, local)
         if not isinstance(source.type, t.ListType):
             self.error("PE306", node.source, actual=source.type)
@@ -413,6 +445,10 @@ class Checker:
             self.error("PE302", node, left=left.type, right=right.type)
         self._enum_literals(node, left.type, right)
         self._enum_literals(node, right.type, left)
+
+    def enum_literals(self, node: n.Node, expected: t.Type, value: ir.IR) -> None:
+        """Public for the elaborator (template arguments): raises CheckFailed after reporting PE304."""
+        self._enum_literals(node, expected, value)
 
     def _enum_literals(self, node: n.Node, expected: t.Type, value: ir.IR) -> None:
         """A string literal compared with an enum must be one of its values (catches typos)."""

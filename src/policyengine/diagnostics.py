@@ -30,6 +30,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
               "{what} name {name} breaks the identifier rule: a lower-case letter, then a-z, 0-9 or _, at most 64 "
               "characters, not a keyword or reserved name"),
     "PE208": ("定义 {name} 未被使用", "definition {name} is never used"),
+    "PE209": ("let 名称 {name} 未被使用", "let name {name} is never used"),
     "PE301": ("运算 {op} 不适用于 {left} 和 {right}", "operator {op} does not apply to {left} and {right}"),
     "PE302": ("无法比较 {left} 与 {right}", "cannot compare {left} with {right}"),
     "PE303": ("条件必须是布尔值，实际为 {actual}", "a condition must be bool, got {actual}"),
@@ -56,12 +57,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE413": ("无法导入 {path}：{problem}", "cannot import {path}: {problem}"),
     "PE414": ("参数 {name} 不接受 effective:：参数对所有期间只有一个取值。若取值随日期变化，请为每个期间各写一个参数（或各写一个政策文件），由规则按日期选用",
               "parameter {name} does not take effective: a parameter has one value for every period; if the value changes by date, declare one parameter per period (or one policy file per period) and let the rule choose by date"),
-    "PE701": ("记录结构扩展只能新增：{what} 已在核心结构中（城市可用的子集应写成规则）",
-              "a schema extension only adds: {what} is already in the core schema (a city's subset is a rule)"),
-    "PE702": ("字段 {field} 的类型无效：{problem}", "invalid type of field {field}: {problem}"),
-    "PE703": ("枚举 {enum} 中名称 {name} 已表示 {value}", "{name} already names {value} in enum {enum}"),
-    "PE704": ("扩展字段 {field} 须为可选（类型后加 ?）或给出 default，否则核心结构接受的记录会被拒绝",
-              "extension field {field} must be optional (a trailing ?) or have a default: records the core schema accepts must stay accepted"),
+    "PE417": ("values 中的名称 {name} 由引擎报告，不能由作者填写（保留：{reserved}）",
+              "values name {name} is reported by the engine and cannot be written by the author (reserved: {reserved})"),
+    "PE418": ("模板 {name}：{problem}", "template {name}: {problem_en}"),
+    "PE419": ("选择参数 {name} 的取值 {value} 不能作为{what}（可选：{allowed}）",
+              "choice parameter {name} = {value} cannot be a {what} (allowed: {allowed})"),
     "PE501": ("表达式过深或过大：{what_zh}超过 {limit}", "expression too deep or too large: {what_en} over {limit}"),
     "PE502": ("表达式过长（超过 {limit} 个字符）", "expression too long (over {limit} characters)"),
     "PE601": ("引文在出处 {file} 中找不到：自「{from}」起与原文不符；最接近的原文（{file} 第 {line} 行）：「{passage}」",
@@ -69,11 +69,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE602": ("引文中的 ‖ 处，出处 {file} 并未换行（‖ 只代表原文的换行或分块处）；原文（第 {line} 行）：「{passage}」",
               "a ‖ in the quote where {file} has no line break (‖ stands only for a line or chunk break of the source); source (line {line}): “{passage}”"),
     "PE603": ("出处文件 {file} 不在 {dir} 中", "source file {file} is not in {dir}"),
+    "PE701": ("记录结构扩展只能新增：{what} 已在核心结构中（城市可用的子集应写成规则）",
+              "a schema extension only adds: {what} is already in the core schema (a city's subset is a rule)"),
+    "PE702": ("字段 {field} 的类型无效：{problem}", "invalid type of field {field}: {problem}"),
+    "PE703": ("枚举 {enum} 中名称 {name} 已表示 {value}", "{name} already names {value} in enum {enum}"),
+    "PE704": ("扩展字段 {field} 须为可选（类型后加 ?）或给出 default，否则核心结构接受的记录会被拒绝",
+              "extension field {field} must be optional (a trailing ?) or have a default: records the core schema accepts must stay accepted"),
 }
 
 
 # codes that report a problem worth fixing but do not stop a policy from loading
-WARNINGS = frozenset({"PE208"})
+WARNINGS = frozenset({"PE208", "PE209"})
 
 
 @attrs.frozen

@@ -17,15 +17,20 @@ import attrs
 
 from policyengine import ir, parser, resources
 from policyengine import typesys as t
-from policyengine.checker import AGGREGATES, Checker, Definition, Environment, Parameter, Signature
+from policyengine.checker import AGGREGATES, CheckFailed, Checker, Definition, Environment, Parameter, Signature
 from policyengine.compiler import compile_ir, function_name
 from policyengine.diagnostics import Diagnostic, PolicyError
-from policyengine.evaluator import SUBJECT_VARIABLES, CompiledRule
+from policyengine.evaluator import CompiledRule
+from policyengine.rulekinds import SUBJECTS
 from policyengine.functions import FUNCTIONS
-from policyengine.policyfile import (NAMED_CONDITION_KEYS, DefinitionDecl, ImportDecl, LibraryModel, ParameterDecl,
-                                     PolicyModel, RuleDecl, read_library_file)
+from policyengine.policyfile import (NAMED_CONDITION_KEYS, PERIODS, DefinitionDecl, ImportDecl, LibraryModel,
+                                     ParameterDecl, PolicyModel, RuleDecl, TemplateDecl, TemplateUse, read_library_file,
+                                     read_rule)
 from policyengine.recordschema import RecordSchema
+from policyengine.evaluator import _unordered  # noqa: PLC2701 (the findings' own normal form)
+from policyengine.report import ENGINE_VALUES, plain
 from policyengine.runtime import DECIMAL_CONTEXT
+from policyengine.source import Mapping as SourceMapping
 from policyengine.source import Scalar, Span
 from policyengine import runtime
 
@@ -42,6 +47,7 @@ class Elaboration:
     parameters: Mapping[str, Parameter]
     rules: tuple[CompiledRule, ...]
     libraries: tuple[str, ...]  # the imported files, in load order
+    decls: tuple[RuleDecl, ...] = ()  # every rule as declared, template instances expanded, in file order
 
 
 def elaborate(model: PolicyModel | LibraryModel, schema: RecordSchema, diagnostics: list[Diagnostic],
@@ -51,7 +57,7 @@ def elaborate(model: PolicyModel | LibraryModel, schema: RecordSchema, diagnosti
 
 def reserved_names(schema: RecordSchema) -> frozenset[str]:
     """Names a parameter or definition may not take: they already mean something in every rule."""
-    variables = {v for names, _ in SUBJECT_VARIABLES.values() for v in names}
+    variables = {v for subject in SUBJECTS.values() for v in subject.variables}
     return frozenset({*variables, "period", "as_of", *schema.collections, *FUNCTIONS, *AGGREGATES, "has"})
 
 
@@ -86,11 +92,83 @@ class Elaborator:
         is_policy = isinstance(self.model, PolicyModel)
         parameters = self.parameters(overrides) if is_policy else {}
         definitions = self.definitions(libraries, parameters)
-        rules: tuple[CompiledRule, ...] = ()
+        templates = self.templates(libraries)
+        decls: list[RuleDecl] = []
+        rules: list[CompiledRule] = []
         if is_policy:
-            rules = tuple(r for r in (self.rule(d, definitions, parameters) for d in self.model.rules) if r)
+            expanded = [(d, None) for d in self.model.rules]
+            expanded += [x for x in (self.expand(use, templates) for use in self.model.instances) if x is not None]
+            expanded.sort(key=lambda pair: (pair[0].span.line, pair[0].span.col))  # file order
+            for decl, arg_types in expanded:
+                decls.append(decl)
+                compiled = self.rule(decl, definitions, parameters, arg_types=arg_types)
+                if compiled is not None:
+                    rules.append(compiled)
         self.warn_unused(definitions)
-        return Elaboration(parameters, rules, tuple(lib.path for lib in libraries))
+        return Elaboration(parameters, tuple(rules), tuple(lib.path for lib in libraries), tuple(decls))
+
+    # templates --------------------------------------------------------------------------------
+    def templates(self, libraries: list[LibraryModel]) -> dict[str, tuple[TemplateDecl, tuple[t.Type, ...]]]:
+        """Every template of the libraries, each checked once where it is defined (its parameters
+        bound to their declared types), used or not."""
+        result: dict[str, tuple[TemplateDecl, tuple[t.Type, ...]]] = {}
+        files = [self.model] if isinstance(self.model, LibraryModel) else []
+        for library in [*libraries, *files]:
+            for template in library.templates:
+                if template.name in result:
+                    self.report("PE206", template.span, name=template.name)
+                    continue
+                types = [self.type_of(scalar) for scalar in template.param_types]
+                bad_names = [p for p in template.params if p in self.reserved]
+                for name in bad_names:
+                    self.report("PE207", template.span, name=name, what="template parameter")
+                if any(tp is None for tp in types) or bad_names:
+                    continue
+                result[template.name] = (template, tuple(types))
+                decl = read_rule(template.rule, self.diagnostics, template.name)
+                if decl is not None:
+                    self.check_template(library, template, decl, tuple(types))
+        return result
+
+    def check_template(self, library: LibraryModel, template: TemplateDecl, decl: RuleDecl, types) -> None:
+        visible = {name: e.definition for name, e in self._entries.items()
+                   if e.file in self._imports_of.get(library.path, frozenset()) | {library.path}}
+        bound = {p: ir.Var(tp, template.span, f"{p}_arg") for p, tp in zip(template.params, types)}
+        self.rule(decl, visible, {}, bound=bound, compile=False)
+
+    def expand(self, use: TemplateUse, templates) -> tuple[RuleDecl, dict] | None:
+        """A template instance → the rule it stands for: the template's keys, the instance's own
+        keys over them, and the arguments as the first `let:` names (typed by the template)."""
+        if use.template not in templates:
+            self.report("PE418", use.item["template"].span, name=use.template, problem="未知模板",
+                        problem_en="no such template")
+            return None
+        template, types = templates[use.template]
+        problems = False
+        for name in use.args:
+            if name not in template.params:
+                self.report("PE418", use.args[name].span, name=use.template, problem=f"没有参数 {name}",
+                            problem_en=f"has no parameter {name}")
+                problems = True
+        for name in template.params:
+            if name not in use.args:
+                self.report("PE418", use.span, name=use.template, problem=f"缺少参数 {name}",
+                            problem_en=f"needs argument {name}")
+                problems = True
+        if problems:
+            return None
+        merged = SourceMapping({k: v for k, v in template.rule.items()})
+        merged.span, merged.key_spans = use.span, dict(template.rule.key_spans)
+        for key, value in use.item.items():
+            if key not in ("template", "args"):
+                merged[key] = value
+                merged.key_spans[key] = use.item.key_spans[key]
+        decl = read_rule(merged, self.diagnostics, parameter_names=frozenset(p.name for p in self.model.parameters))
+        if decl is None:
+            return None
+        lets = {name: use.args[name] for name in template.params}
+        lets.update(decl.lets)
+        return attrs.evolve(decl, lets=lets), dict(zip(template.params, types))
 
     # imports ----------------------------------------------------------------------------------
     def libraries(self) -> list[LibraryModel]:
@@ -312,9 +390,25 @@ class Elaborator:
     def fields_of(self, record_type: t.Type) -> Mapping[str, tuple[t.Type, bool]]:
         return fields_of(self.schema, record_type)
 
-    def environment(self, decl: RuleDecl, definitions, parameters) -> Environment:
-        variables = {v: t.record(v) for v in SUBJECT_VARIABLES[decl.subject][0]}  # variable = record kind
-        if decl.per:
+    def period(self, decl: RuleDecl, parameters: Mapping[str, Parameter]) -> str | None:
+        """The rule's `per:`: a period kind, or the name of a choice parameter whose value is one
+        (folded now: the compiled rule has a fixed period)."""
+        if decl.per is None or decl.per in PERIODS:
+            return decl.per
+        span = decl.per_span or decl.span
+        parameter = parameters.get(decl.per)
+        if parameter is None:
+            self.report("PE406", span, key="per", value=decl.per, choices=", ".join(PERIODS) + ", <parameter>")
+            return None
+        if parameter.value not in PERIODS:
+            self.report("PE419", span, name=decl.per, value=repr(parameter.value), what="period (per)",
+                        allowed=", ".join(PERIODS))
+            return None
+        return parameter.value
+
+    def environment(self, decl: RuleDecl, definitions, parameters, per: str | None = None) -> Environment:
+        variables = {v: t.record(v) for v in SUBJECTS[decl.subject].variables}  # variable = record kind
+        if per:
             variables["period"] = t.PERIOD
         return Environment(variables, definitions, parameters, self.globals(), self.fields_of)
 
@@ -324,11 +418,28 @@ class Elaborator:
             result[collection] = t.list_of(t.record(kind.name))
         return result
 
-    def rule(self, decl: RuleDecl, definitions, parameters) -> CompiledRule | None:
-        env = self.environment(decl, definitions, parameters)
-        checker = Checker(env, self.diagnostics)
-        arguments = (*env.variables, "_g")
+    def rule(self, decl: RuleDecl, definitions, parameters, *, arg_types: dict | None = None,
+             bound: dict | None = None, compile: bool = True) -> CompiledRule | None:
+        """Check (and compile) one rule. `arg_types`: a template instance's arguments, the first
+        `let:` names, with their declared types; `bound`: a template's parameters, when it is
+        checked on its own (nothing is compiled then)."""
         before = len(self.diagnostics)
+        per = self.period(decl, parameters)
+        env = self.environment(decl, definitions, parameters, per)
+        env.lets.update(bound or {})
+        checker = Checker(env, self.diagnostics)
+        if decl.per is not None and decl.per not in PERIODS and decl.per in parameters:
+            checker.parameters_used.add(decl.per)  # the parameter choosing the period is in force
+        arguments = (*env.variables, "_g")
+        self.lets(decl, env, checker, arg_types or {})
+        if not compile:  # check every expression, compile none
+            for key, scalar in decl.expressions.items():
+                for s in (scalar.values() if isinstance(scalar, dict) else (scalar,)):
+                    self.function(checker, s, key, arguments, decl.id, compile=False)
+            for s in decl.values.values():
+                self.function(checker, s, "values", arguments, decl.id, compile=False)
+            self.warn_unused_lets(decl, env, checker)
+            return None
         compiled: dict[str, Any] = {}
         amount_type = None
         for key, scalar in decl.expressions.items():
@@ -342,27 +453,75 @@ class Elaborator:
                 amount_type = result_type
         values = tuple((name, self.function(checker, s, "values", arguments, decl.id)[0])
                        for name, s in decl.values.items())
+        self.value_names(decl, checker)
+        self.warn_unused_lets(decl, env, checker)
         if len(self.diagnostics) > before or decl.citation is None:
             return None
         return CompiledRule(
-            id=decl.id, kind=decl.kind, strength=decl.strength, subject=decl.subject, per=decl.per,
+            id=decl.id, kind=decl.kind, strength=decl.strength, subject=decl.subject, per=per,
             when=compiled.get("when", ()), require=compiled.get("require", ()), grant=compiled.get("grant", ()),
             exception=compiled.get("exception"), due=compiled.get("due"), amount=compiled.get("amount"),
             amount_is_money=amount_type == t.MONEY, pays_when=compiled.get("pays_when"),
             value=compiled.get("value"), values=values,
             parameters=tuple((p, parameters[p].value) for p in sorted(checker.parameters_used)),
+            reported_parameters=tuple((p, _unordered(plain(parameters[p].value))) for p in sorted(checker.parameters_used)),
             scans=tuple(sorted(checker.collections_used)),
             citation=decl.citation,
             message=decl.message_zh or decl.message_en, message_en=decl.message_en or decl.message_zh,
             concept=decl.concept, texts=_texts(decl))
 
+    def lets(self, decl: RuleDecl, env: Environment, checker: Checker, arg_types: dict) -> None:
+        """`let:` names, in order (each sees the ones before it), checked once in the rule's scope.
+        A template's arguments come first and must have the template's declared types; they may
+        shadow the policy's definitions and parameters (the template was checked without them)."""
+        for name, scalar in decl.lets.items():
+            clashes = (env.variables, env.lets) if name in arg_types else (
+                env.variables, env.lets, env.definitions, env.parameters)
+            if any(name in names for names in clashes):
+                self.report("PE206", scalar.span, name=name)
+                continue
+            if name in self.reserved:
+                self.report("PE207", scalar.span, name=name, what="let")
+                continue
+            node = parser.parse(scalar, self.diagnostics)
+            self.used |= _names(node)
+            checked = checker.check(node) if node is not None else None
+            if checked is not None and name in arg_types and not self.argument(checker, node, checked,
+                                                                                arg_types[name], decl, name):
+                checked = None
+            if name in arg_types:
+                checker.lets_used.add(name)  # an unused parameter is the template's business, not the instance's
+            env.lets[name] = checked
+
+    def argument(self, checker: Checker, node, checked: ir.IR, expected: t.Type, decl: RuleDecl, name: str) -> bool:
+        if not t.assignable(expected, checked.type):
+            self.report("PE305", node.span, name=name, expected=expected, actual=checked.type)
+            return False
+        try:
+            checker.enum_literals(node, expected, checked)
+        except CheckFailed:
+            return False
+        return True
+
+    def warn_unused_lets(self, decl: RuleDecl, env: Environment, checker: Checker) -> None:
+        for name, scalar in decl.lets.items():
+            if env.lets.get(name) is not None and name not in checker.lets_used:
+                self.report("PE209", scalar.span, name=name)
+
+    def value_names(self, decl: RuleDecl, checker: Checker) -> None:
+        """An author's `values` never take a name the engine reports (its facts, the parameters in force)."""
+        for name, scalar in decl.values.items():
+            if name in ENGINE_VALUES or name in checker.parameters_used:
+                self.report("PE417", _value_span(decl, name), name=name,
+                            reserved=", ".join(sorted(ENGINE_VALUES)) + (" + " + name if name in checker.parameters_used else ""))
+
     def function(self, checker: Checker, scalar: Scalar, key: str, arguments,
-                 rule_id: str) -> tuple[Callable | None, t.Type | None]:
+                 rule_id: str, compile: bool = True) -> tuple[Callable | None, t.Type | None]:
         """Parse, check and compile one expression of a rule: (function, result type), or Nones."""
         node = parser.parse(scalar, self.diagnostics)
         self.used |= _names(node)
         checked = checker.expect(node, RESULT_TYPES[key], key) if node is not None else None
-        if checked is None or self.failed():  # with errors the policy does not load: nothing to compile
+        if checked is None or not compile or self.failed():  # with errors the policy does not load
             return None, checked.type if checked is not None else None
         return (compile_ir(checked, arguments, function_name(rule_id, key), functions=self.functions),
                 checked.type)
@@ -433,6 +592,10 @@ def python_type(value: Any) -> t.Type:
     if isinstance(value, dt.date):
         return t.DATE
     raise TypeError(f"unsupported constant {value!r}")
+
+
+def _value_span(decl: RuleDecl, name: str) -> Span:
+    return decl.values[name].span
 
 
 def _short(text: str) -> str:

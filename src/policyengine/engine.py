@@ -184,7 +184,7 @@ def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
         parameters=types.MappingProxyType({p.name: p.value for p in result.parameters.values()}),
         ambiguities=types.MappingProxyType({d.name: d.ambiguity for d in m.parameters if d.ambiguity}),
         rules=result.rules,
-        rule_kinds=types.MappingProxyType({d.id: (d.kind, d.strength) for d in m.rules}),
+        rule_kinds=types.MappingProxyType({d.id: (d.kind, d.strength) for d in result.decls}),
         not_encoded=tuple((x.id, x.reason) for x in m.not_encoded), warnings=warnings,
         libraries=result.libraries, record_schema=record_schema)
 

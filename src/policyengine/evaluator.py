@@ -15,25 +15,15 @@ from typing import Any, Callable, Iterable, Iterator
 
 import attrs
 
-from policyengine import runtime
+from policyengine import rulekinds, runtime
 from policyengine.report import Citation, Report, Row, RuleInfo, plain, row_sort_key
 
 Conditions = tuple[tuple[str | None, Callable], ...]
 
-# subject → (variables bound for the rule, in call order; finding subject_kind)
-SUBJECT_VARIABLES = {
-    "community": (("community",), "community"),
-    "membership": (("membership", "unit", "community"), "unit"),
-    "unit": (("unit",), "unit"),
-    "person": (("person",), "person"),
-    "assignment": (("assignment",), "assignment"),
-    "activity": (("activity",), "activity"),
-    "expense": (("expense",), "expense"),
-    "fund_pool": (("fund_pool",), "fund_pool"),
-    "jurisdiction": ((), "jurisdiction"),
-}
-COLLECTION_OF = {"community": "communities", "unit": "units", "person": "persons", "assignment": "assignments",
-                 "activity": "activities", "expense": "expenses", "fund_pool": "fund_pools"}
+# subject → (variables bound for the rule, in call order; finding subject_kind), from the one table
+SUBJECT_VARIABLES = {name: (s.variables, s.finding_kind) for name, s in rulekinds.SUBJECTS.items()}
+COLLECTION_OF = {name: s.collection for name, s in rulekinds.SUBJECTS.items()
+                 if s.collection is not None and name != "membership"}  # memberships: with unit and community
 
 
 @attrs.frozen
@@ -60,6 +50,7 @@ class CompiledRule:
     message_en: str | None = None
     concept: str | None = None  # the cross-city concept the rule encodes (`concept:`), for diffs across policies
     texts: tuple[tuple[str, str | None, str], ...] = ()  # (key, condition name, expression text), for explain
+    reported_parameters: tuple[tuple[str, Any], ...] = ()  # `parameters` as plain values, for findings
 
 
 class EvaluationContext:
@@ -213,11 +204,11 @@ def _decide(rule: CompiledRule, period, args: tuple, as_of: dt.date, values: dic
         if as_of < due:
             values["reason"] = "未到期 / not yet due"
             return "not_applicable", None
-    if rule.kind in ("requirement", "deadline", "target"):
+    if rule.kind in rulekinds.REQUIREMENT_KINDS:
         return _requirement(rule, args, values), None
     if rule.kind == "amount":
         return "amount", _amount(rule, args, values)
-    if rule.kind in ("entitlement", "eligibility"):
+    if rule.kind in rulekinds.ENTITLEMENT_KINDS:
         failed = _failed(rule.grant, args)
         if failed is None:
             return "entitlement", None
@@ -276,6 +267,8 @@ def _failed(conditions: Conditions, args: tuple, first_only: bool = False) -> tu
 def _report_values(rule: CompiledRule, args: tuple, values: dict) -> None:
     absent = []
     for name, function in rule.values:
+        if name in values:
+            continue  # the engine's entry stands (the checker refuses such names: PE414)
         try:
             values[name] = function(*args)
         except runtime.Absent as missing:

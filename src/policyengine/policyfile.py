@@ -13,23 +13,20 @@ from typing import Any
 import attrs
 
 from policyengine.citations import parameter_source
+from policyengine import rulekinds
 from policyengine.diagnostics import Diagnostic
 from policyengine.report import Citation  # the source sentence a rule comes from, carried into findings
 from policyengine.source import DuplicateKey, Mapping, Scalar, Sequence, Span, YamlSyntaxError, load_yaml
 
-RULE_KINDS = ("requirement", "deadline", "target", "amount", "entitlement", "eligibility", "derived")
+RULE_KINDS = tuple(rulekinds.RULE_KINDS)
 STRENGTHS = ("hard", "soft", "advisory")
-SUBJECTS = ("community", "membership", "unit", "person", "assignment", "activity", "expense", "fund_pool",
-            "jurisdiction")
+SUBJECTS = tuple(rulekinds.SUBJECTS)
 PERIODS = ("semester", "school_year", "calendar_year")
 EXPRESSION_KEYS = ("when", "require", "exception", "due", "amount", "pays_when", "grant", "value")
 
-# which expression keys each rule kind needs and takes
-KIND_NEEDS = {"requirement": ("require",), "deadline": ("due", "require"), "target": ("due", "require"),
-              "amount": ("amount",), "entitlement": ("grant",), "eligibility": ("grant",), "derived": ("value",)}
-KIND_TAKES = {"requirement": ("when", "require", "exception"), "deadline": ("when", "due", "require", "exception"),
-              "target": ("when", "due", "require", "exception"), "amount": ("when", "amount", "pays_when"),
-              "entitlement": ("when", "grant"), "eligibility": ("when", "grant"), "derived": ("when", "value")}
+# which expression keys each rule kind needs and takes (rulekinds.py)
+KIND_NEEDS = {name: kind.needs for name, kind in rulekinds.RULE_KINDS.items()}
+KIND_TAKES = {name: kind.takes for name, kind in rulekinds.RULE_KINDS.items()}
 NAMED_CONDITION_KEYS = ("when", "require", "grant")
 
 TOP_KEYS = ("format", "jurisdiction", "title", "source", "effective", "description", "imports", "parameters",
@@ -51,9 +48,14 @@ RULE_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 
 def is_identifier(name: str) -> bool:
     return bool(IDENTIFIER.fullmatch(name)) and name not in KEYWORDS
-RULE_KEYS = ("id", "kind", "strength", "subject", "per", *EXPRESSION_KEYS, "values", "citation", "message",
+RULE_KEYS = ("id", "kind", "strength", "subject", "per", "let", *EXPRESSION_KEYS, "values", "citation", "message",
              "description", "note", "concept")
 NOT_ENCODED_KEYS = ("id", "reason", "file", "section", "quote")
+TEMPLATE_KEYS = ("params", "description", "rule")
+TEMPLATE_RULE_KEYS = tuple(k for k in RULE_KEYS if k not in ("id", "citation", "message"))
+# what an instance of a template writes: its own id, citation and message; the template's arguments;
+# and, replacing the template's, its strength or period
+INSTANCE_KEYS = ("id", "template", "args", "citation", "message", "description", "note", "strength", "per")
 PARAMETER_KEYS = ("value", "type", "unit", "description", "ambiguity", "choices", "effective", "source")
 
 
@@ -89,6 +91,29 @@ class DefinitionDecl:
 
 
 @attrs.frozen
+class TemplateDecl:
+    """A rule template of a library: typed parameters and a rule body without id, citation or message."""
+
+    name: str
+    params: tuple[str, ...]
+    param_types: tuple[Scalar, ...]
+    rule: Mapping  # the rule's keys as written, completed by each instance
+    description: str | None
+    span: Span
+
+
+@attrs.frozen
+class TemplateUse:
+    """A rule written as `template: NAME` with `args:`; expanded into a RuleDecl when elaborated."""
+
+    id: str
+    template: str
+    args: dict  # parameter name → Scalar (an expression)
+    item: Mapping  # the instance's own keys
+    span: Span
+
+
+@attrs.frozen
 class ImportDecl:
     path: str  # as written: relative to the importing file, else to the bundled policies/ folder
     span: Span
@@ -109,6 +134,8 @@ class RuleDecl:
     description: str | None
     span: Span
     concept: str | None = None  # cross-city concept key (catalog §11), matches rules across policies in a diff
+    lets: dict = attrs.field(factory=dict)  # name → Scalar, in order: rule-local names (`let:`)
+    per_span: Span | None = None
 
 
 @attrs.frozen
@@ -133,6 +160,7 @@ class PolicyModel:
     rules: tuple[RuleDecl, ...]
     not_encoded: tuple[NotEncoded, ...]
     imports: tuple[ImportDecl, ...] = ()
+    instances: tuple[TemplateUse, ...] = ()  # rules written as template instances
 
 
 @attrs.frozen
@@ -143,7 +171,7 @@ class LibraryModel:
     description: str | None
     imports: tuple[ImportDecl, ...]
     definitions: tuple[DefinitionDecl, ...]
-    templates: tuple = ()
+    templates: tuple[TemplateDecl, ...] = ()
 
 
 def read_policy_file(path: str, text: str) -> tuple[PolicyModel | None, list[Diagnostic]]:
@@ -190,8 +218,9 @@ def file_format(path: str, text: str) -> str | None:
 class _Reader:
     """Walks the composed YAML, reporting every shape problem and building the model."""
 
-    def __init__(self, diagnostics: list[Diagnostic]):
+    def __init__(self, diagnostics: list[Diagnostic], parameter_names: frozenset[str] = frozenset()):
         self.diagnostics = diagnostics
+        self.parameter_names = parameter_names  # the policy's parameters (a `per:` may name one)
 
     def report(self, code: str, span: Span, **args: Any) -> None:
         self.diagnostics.append(Diagnostic(code, span, args))
@@ -273,9 +302,13 @@ class _Reader:
         effective = self.mapping(top, "effective") or Mapping()
         if effective:
             self.keys(effective, ("from", "to"), ("from",))
-        rules = tuple(r for r in (self.rule(item) for item in self.sequence(top, "rules")) if r is not None)
+        declared = top.get("parameters")
+        self.parameter_names = frozenset(map(str, declared)) if isinstance(declared, Mapping) else frozenset()
+        items = self.sequence(top, "rules")
+        rules = tuple(r for r in (self.rule(item) for item in items if not _is_instance(item)) if r is not None)
+        instances = tuple(r for r in (self.instance(item) for item in items if _is_instance(item)) if r is not None)
         not_encoded = tuple(x for x in (self.not_encoded(i) for i in self.sequence(top, "not_encoded")) if x)
-        self.unique_ids(rules, not_encoded)
+        self.unique_ids(rules + instances, not_encoded)
         return PolicyModel(
             path=path,
             jurisdiction_id=self.text(jurisdiction, "id") or "" if jurisdiction else "",
@@ -290,11 +323,63 @@ class _Reader:
             rules=rules,
             not_encoded=not_encoded,
             imports=self.imports(top),
+            instances=instances,
         )
 
     def library(self, path: str, top: Mapping) -> LibraryModel:
         self.keys(top, LIBRARY_KEYS, ("format",))
-        return LibraryModel(path, self.text(top, "description"), self.imports(top), self.definitions(top))
+        return LibraryModel(path, self.text(top, "description"), self.imports(top), self.definitions(top),
+                            self.templates(top))
+
+    def templates(self, top: Mapping) -> tuple[TemplateDecl, ...]:
+        result = []
+        section = self.mapping(top, "templates") or Mapping()
+        for name, body in section.items():
+            span = section.key_spans[name]
+            if not self.identifier(str(name), span, "template"):
+                continue
+            if not isinstance(body, Mapping):
+                self.report("PE403", _span(body, section, name), key=name, expected="mapping")
+                continue
+            self.keys(body, TEMPLATE_KEYS, ("rule",))
+            params = self.typed_params(body)
+            rule = self.mapping(body, "rule")
+            if params is None or rule is None:
+                continue
+            result.append(TemplateDecl(str(name), params[0], params[1], rule, self.text(body, "description"), span))
+        return tuple(result)
+
+    def instance(self, item: Mapping) -> TemplateUse | None:
+        self.keys(item, INSTANCE_KEYS, ("id", "template"))
+        rule_id, template = self.text(item, "id"), self.text(item, "template")
+        if rule_id is not None and not RULE_ID.fullmatch(rule_id):
+            self.report("PE411", item["id"].span, id=rule_id)
+        args = {}
+        for name, scalar in (self.mapping(item, "args") or Mapping()).items():
+            if isinstance(scalar, Scalar):
+                args[str(name)] = scalar
+            else:
+                self.report("PE403", _span(scalar, item["args"], name), key=name, expected="expression")
+        if rule_id is None or template is None:
+            return None
+        return TemplateUse(rule_id, template, args, item, item.span)
+
+    def typed_params(self, body: Mapping) -> tuple[tuple[str, ...], tuple[Scalar, ...]] | None:
+        """`params: {name: type, ...}` of a typed definition or a template, or None (reported)."""
+        if "params" in body and not isinstance(body["params"], Mapping):
+            self.report("PE403", _span(body["params"], body, "params"), key="params", expected="mapping name → type")
+            return None
+        params = self.mapping(body, "params") or Mapping()
+        names, types = [], []
+        for param, declared in params.items():
+            if not self.identifier(str(param), params.key_spans[param], "parameter"):
+                return None
+            if not isinstance(declared, Scalar) or not isinstance(declared.value, str):
+                self.report("PE403", _span(declared, params, param), key=param, expected="type")
+                return None
+            names.append(str(param))
+            types.append(declared)
+        return tuple(names), tuple(types)
 
     def imports(self, top: Mapping) -> tuple[ImportDecl, ...]:
         result = []
@@ -363,36 +448,37 @@ class _Reader:
         if header_params:
             self.report("PE403", span, key=name, expected="name (the parameters go under params:)")
             return None
-        if "params" in body and not isinstance(body["params"], Mapping):
-            self.report("PE403", _span(body["params"], body, "params"), key="params", expected="mapping name → type")
+        params = self.typed_params(body)
+        if params is None:
             return None
-        params = self.mapping(body, "params") or Mapping()
-        names, types = [], []
-        for param, declared in params.items():
-            if not self.identifier(str(param), params.key_spans[param], "definition parameter"):
-                return None
-            if not isinstance(declared, Scalar) or not isinstance(declared.value, str):
-                self.report("PE403", _span(declared, params, param), key=param, expected="type")
-                return None
-            names.append(str(param))
-            types.append(declared)
+        names, types = params
         result, expr = self.scalar(body, "type"), self.scalar(body, "expr")
         if result is None or expr is None:
             return None
         return DefinitionDecl(name, tuple(names), expr, span, tuple(types), result, self.text(body, "description"))
 
-    def rule(self, item: Any) -> RuleDecl | None:
+    def rule(self, item: Any, template: str | None = None) -> RuleDecl | None:
+        """A rule, or (`template` = its name) a template's rule body: no id, citation or message."""
         if not isinstance(item, Mapping):
             self.report("PE403", getattr(item, "span", Span("?", 1, 1)), key="rules[]", expected="mapping")
             return None
-        self.keys(item, RULE_KEYS, ("id", "kind", "subject"))
-        rule_id = self.text(item, "id")
+        if template is not None:
+            self.keys(item, TEMPLATE_RULE_KEYS, ("kind", "subject"))
+        else:
+            self.keys(item, RULE_KEYS, ("id", "kind", "subject"))
+        rule_id = self.text(item, "id") if template is None else f"template.{template}"
         if rule_id is not None and not RULE_ID.fullmatch(rule_id):
             self.report("PE411", item["id"].span, id=rule_id)
         kind = self.choice(item, "kind", RULE_KINDS, False)
         strength = self.choice(item, "strength", STRENGTHS, False)
         subject = self.choice(item, "subject", SUBJECTS, False)
-        per = self.choice(item, "per", PERIODS, False)
+        per = self.text(item, "per")
+        if per is not None and per not in PERIODS and per not in self.parameter_names:
+            # (a parameter's name: the choice parameter chooses the period, resolved when elaborated)
+            self.report("PE406", item["per"].span, key="per", value=per,
+                        choices=", ".join(PERIODS) + (", " + "|".join(sorted(self.parameter_names))
+                                                      if self.parameter_names else ""))
+            per = None
         expressions = self.rule_expressions(item, rule_id or "?", kind, strength)
         values = {}
         for name, scalar in (self.mapping(item, "values") or Mapping()).items():
@@ -400,15 +486,24 @@ class _Reader:
                 values[name] = scalar
             else:
                 self.report("PE403", _span(scalar, item["values"], name), key=name, expected="expression")
+        lets = {}
+        for name, scalar in (self.mapping(item, "let") or Mapping()).items():
+            if not self.identifier(str(name), item["let"].key_spans[name], "let"):
+                continue
+            if isinstance(scalar, Scalar):
+                lets[str(name)] = scalar
+            else:
+                self.report("PE403", _span(scalar, item["let"], name), key=name, expected="expression")
         message = self.mapping(item, "message") or Mapping()
         if message:
             self.keys(message, ("zh", "en"))
         if rule_id is None or kind is None or subject is None:
             return None
+        citation = self.citation(item, rule_id) if template is None else None
         return RuleDecl(rule_id, kind, strength, subject, per, expressions, values,
-                        self.citation(item, rule_id), self.text(message, "zh") if message else None,
+                        citation, self.text(message, "zh") if message else None,
                         self.text(message, "en") if message else None, self.text(item, "description"), item.span,
-                        self.text(item, "concept"))
+                        self.text(item, "concept"), lets, item["per"].span if per is not None else None)
 
     def rule_expressions(self, item: Mapping, rule_id: str, kind: str | None, strength: str | None) -> dict:
         expressions: dict = {}
@@ -427,7 +522,7 @@ class _Reader:
             for key in KIND_NEEDS[kind]:
                 if key not in item:
                     self.report("PE410", item.span, kind=kind, problem=f"缺少 {key}", problem_en=f"needs {key}")
-            if kind in ("requirement", "deadline", "target") and strength is None and "strength" not in item:
+            if rulekinds.RULE_KINDS[kind].needs_strength and strength is None and "strength" not in item:
                 self.report("PE410", item.span, kind=kind, problem="缺少 strength", problem_en="needs strength")
         return expressions
 
@@ -457,7 +552,7 @@ class _Reader:
         entry_id, reason = self.text(item, "id"), self.text(item, "reason")
         return NotEncoded(entry_id, reason, item.span) if entry_id and reason else None
 
-    def unique_ids(self, rules: tuple[RuleDecl, ...], not_encoded: tuple[NotEncoded, ...]) -> None:
+    def unique_ids(self, rules: tuple, not_encoded: tuple[NotEncoded, ...]) -> None:
         seen: set[str] = set()
         for rule in rules:
             if rule.id in seen:
@@ -467,6 +562,16 @@ class _Reader:
             if entry.id in seen:
                 self.report("PE409", entry.span, id=entry.id)
             seen.add(entry.id)
+
+
+def read_rule(item: Mapping, diagnostics: list[Diagnostic], template: str | None = None,
+              parameter_names: frozenset[str] = frozenset()) -> RuleDecl | None:
+    """One rule mapping (a template instance completed with its template's keys, or a template's body)."""
+    return _Reader(diagnostics, parameter_names).rule(item, template)
+
+
+def _is_instance(item: Any) -> bool:
+    return isinstance(item, Mapping) and "template" in item
 
 
 def _span(value: Any, parent: Mapping, key: str) -> Span:
@@ -500,8 +605,9 @@ def json_schema() -> dict:
                 "additionalProperties": False}
 
     rule_properties = {"id": text, "kind": {"enum": list(RULE_KINDS)}, "strength": {"enum": list(STRENGTHS)},
-                       "subject": {"enum": list(SUBJECTS)}, "per": {"enum": list(PERIODS)},
+                       "subject": {"enum": list(SUBJECTS)}, "per": text,
                        "values": {"type": "object", "additionalProperties": expression},
+                       "let": {"type": "object", "additionalProperties": expression},
                        "citation": closed({"file": text, "section": text, "quote": text}, ("file", "quote")),
                        "message": closed({"zh": text, "en": text}), "description": text, "note": text,
                        "concept": text}
@@ -524,7 +630,12 @@ def json_schema() -> dict:
             "parameters": {"type": "object", "additionalProperties": parameter},
             "imports": {"type": "array", "items": text},
             "definitions": {"type": "object", "additionalProperties": definition},
-            "rules": {"type": "array", "items": closed(rule_properties, ("id", "kind", "subject", "citation"))},
+            "rules": {"type": "array", "items": {"oneOf": [
+                closed(rule_properties, ("id", "kind", "subject", "citation")),
+                closed({"id": text, "template": text, "args": {"type": "object", "additionalProperties": expression},
+                        "citation": rule_properties["citation"], "message": rule_properties["message"],
+                        "description": text, "note": text, "strength": rule_properties["strength"],
+                        "per": text}, ("id", "template", "citation"))]}},
             "not_encoded": {"type": "array", "items": closed({k: text for k in NOT_ENCODED_KEYS}, ("id", "reason"))},
         }, ("format", "jurisdiction", "title", "source", "rules")),
     }

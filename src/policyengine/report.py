@@ -29,6 +29,8 @@ ROW_FIELDS = ("rule", "subject", "subject_kind", "community", "period", "outcome
 OUTCOME_FIELD = 5  # index of `outcome` in a row
 
 Row = tuple  # (rule, subject, subject_kind, community, period, outcome, amount, currency, values)
+# names in `values` that only the engine writes (an author's `values:` may not use them, PE414)
+ENGINE_VALUES = frozenset({"reason", "failed", "unmet", "due", "exception", "error", "absent", "value"})
 
 
 @attrs.frozen
@@ -74,13 +76,34 @@ class Finding:
     citation: Citation
     message: str | None = None  # zh (or the only message the rule has)
     message_en: str | None = None
+    # the rule's parameters in force (engine-reported; also first in `values`, hence not compared)
+    parameters: tuple[tuple[str, Any], ...] = attrs.field(default=(), eq=False)
 
     def message_in(self, lang: str) -> str | None:
         return (self.message_en or self.message) if lang == "en" else (self.message or self.message_en)
 
+    # what the engine reports, by name (an author's `values:` may never use these names, PE417)
+    @property
+    def reason(self) -> str | None:
+        return self.values_dict.get("reason")
+
+    @property
+    def failed(self) -> tuple[str, ...] | None:
+        return self.values_dict.get("failed")
+
+    @property
+    def unmet(self) -> tuple[str, ...] | None:
+        return self.values_dict.get("unmet")
+
     @property
     def values_dict(self) -> dict[str, Any]:
         return dict(self.values)
+
+    @property
+    def author_values(self) -> dict[str, Any]:
+        """Only the values the rule's author asked for (`values:`)."""
+        parameters = {name for name, _ in self.parameters}
+        return {k: v for k, v in self.values if k not in ENGINE_VALUES and k not in parameters}
 
     def sort_key(self) -> tuple:
         return (self.rule, self.subject_kind, self.subject, self.community or "", self.period or "")
@@ -94,6 +117,7 @@ class Finding:
             "strength": self.strength, "values": {k: _json_value(v) for k, v in self.values},
             "citation": attrs.asdict(self.citation), "message": self.message,
             "message_en": self.message_en,
+            "reason": self.reason, "failed": _list_or_none(self.failed), "unmet": _list_or_none(self.unmet),
         }
 
     @classmethod
@@ -106,6 +130,7 @@ class Finding:
             values=tuple((k, plain(v)) for k, v in data.get("values", {}).items()),
             citation=Citation(**data["citation"]), message=data.get("message"),
             message_en=data.get("message_en"),
+            parameters=tuple((k, plain(v)) for k, v in (data.get("parameters") or {}).items()),
         )
 
 
@@ -118,10 +143,10 @@ def make_finding(row: Row, info: RuleInfo) -> Finding:
     values = row[8]
     if info.parameters:
         merged = dict(info.parameters)
-        merged.update(values)  # a value named like a parameter replaces it, in the parameter's place
+        merged.update(values)  # (the checker refuses a value named like a parameter in force: PE417)
         values = tuple(merged.items())
     return Finding(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], info.strength, values,
-                   info.citation, info.message, info.message_en)
+                   info.citation, info.message, info.message_en, info.parameters)
 
 
 def row_of(finding: Finding) -> tuple[Row, RuleInfo]:
@@ -353,3 +378,7 @@ class StreamWriter:
             self.out.write(("\n" if not self._first else "") + '  ],\n  "counts": ' + counts + "\n}\n")
         else:
             self.out.write('],"counts":' + _COMPACT.encode(self.counts) + "}\n")
+
+
+def _list_or_none(names: tuple[str, ...] | None) -> list[str] | None:
+    return None if names is None else list(names)

@@ -12,20 +12,21 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
-SIDES = {"requirement": ("pass", "fail"), "deadline": ("pass", "fail"), "target": ("pass", "fail"),
-         "amount": ("paid", "unpaid"), "entitlement": ("granted", "not_granted"),
-         "eligibility": ("granted", "not_granted"), "derived": ("info",)}
+from policyengine.rulekinds import RULE_KINDS
+
+SIDES = {name: kind.sides for name, kind in RULE_KINDS.items()}  # the one table: policyengine/rulekinds.py
 
 
 def side(kind: str, finding) -> str | None:
     outcome = finding.outcome
-    if kind in ("requirement", "deadline", "target"):
+    judged_as = RULE_KINDS[kind].judged_as
+    if judged_as == "requirement":
         return {"pass": "pass", "violation": "fail", "warning": "fail"}.get(outcome)
-    if kind == "amount":
+    if judged_as == "amount":
         if outcome == "amount":
             return "paid" if finding.amount else "unpaid"
         return "unpaid" if outcome == "not_applicable" else None
-    if kind in ("entitlement", "eligibility"):
+    if judged_as == "entitlement":
         return {"entitlement": "granted", "not_applicable": "not_granted"}.get(outcome)
     return "info" if outcome == "info" else None
 
