@@ -419,3 +419,23 @@ def test_a_library_with_policy_keys_is_refused(check_text, tmp_path):
     assert [(d.span.line, d.code) for d in engine.check_file(lib)] == [(8, "PE401")]
     with pytest.raises(PolicyError):
         load_policy(write(tmp_path, "p.yaml", policy_text(rules=requirement("true"), imports="[lib.yaml]")))
+
+
+def test_an_unused_untyped_definition_is_still_checked(check_text):
+    # valid in some rule's scope: only the warning; valid in none: the errors of the closest scope
+    assert check_text(policy_text("  n_units: \"count(community.units)\"\n", requirement("true"))) == ["6:3: PE208"]
+    assert check_text(policy_text("  n_units: \"count(community.unitz)\"\n", requirement("true"))) == [
+        "6:3: PE208", "6:29: PE202"]
+    assert check_text(policy_text("  in_term: \"as_of in period\"\n", requirement("true"))) == ["6:3: PE208"]
+
+
+def test_a_field_named_like_a_python_keyword_compiles(tmp_path):
+    # record fields are read as attributes; a Python keyword (`from`, `class`) cannot be spliced into code
+    from policyengine import compile_expression
+
+    f = compile_expression("record.__x > 1", {"__x": "number"})  # mapping records: keys are constants
+    assert f({"__x": 2}) is True
+    from policyengine.compiler import _Generator
+
+    generator = _Generator()
+    assert generator._read("_g", "from").startswith("_c0(") and generator._read("t", "units") == "t.units"

@@ -188,3 +188,20 @@ def test_per_names_a_declared_parameter_or_a_period(check_text):
     assert check_text(HEADER + rule.format(per="weekly")) == ["10:10: PE406"]
     with_parameter = HEADER + "parameters:\n  p: {value: \"'calendar_year'\"}\n" + rule.format(per="p")
     assert check_text(with_parameter) == []
+
+
+def test_a_library_template_and_an_instance_are_read_with_their_positions():
+    from policyengine.policyfile import read_library_file, read_policy_file
+
+    library, problems = read_library_file("lib.yaml", (DATA / "libraries" / "templates.yaml").read_text(encoding="utf-8"))
+    assert problems == []
+    (template,) = library.templates
+    assert template.name == "per_period_minimum" and template.params == ("kinds", "n")
+    assert [s.value for s in template.param_types] == ["list<enum:activity_kind>", "number"]
+    assert template.rule["kind"].value == "requirement" and (template.span.line, template.span.col) == (10, 3)
+    model, problems = read_policy_file("p.yaml", POLICY.read_text(encoding="utf-8"))
+    assert problems == [] and model.rules == ()
+    first, second = model.instances
+    assert (first.id, first.template, sorted(first.args)) == ("tpl.activity.research_min", "per_period_minimum",
+                                                              ["kinds", "n"])
+    assert second.item["per"].value == "research_period"  # a parameter's name, resolved when elaborated

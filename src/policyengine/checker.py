@@ -369,7 +369,7 @@ class Checker:
         if function == "round" and position == 2 and isinstance(node, n.Name):
             if node.name in ROUNDING_MODES:
                 return ir.Const(t.ROUNDING, node.span, node.name)
-            mode = self.choice(node, node.name, tuple(ROUNDING_MODES), "rounding mode")
+            mode = None if node.name in local else self.choice(node, node.name, tuple(ROUNDING_MODES), "rounding mode")
             if mode is not None:  # a parameter chooses the mode: folded to a constant now
                 return ir.Const(t.ROUNDING, node.span, mode)
         return self._check(node, local)

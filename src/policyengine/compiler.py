@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import decimal
 import itertools
+import keyword
+import operator
 import re
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
@@ -67,16 +69,23 @@ class _Generator:
         return _python_name(node.ident)
 
     def _global(self, node: ir.Global, iterable: bool) -> str:
-        return f"_g.{_checked(node.name)}"
+        return self._read("_g", node.name)
+
+    def _read(self, target: str, name: str) -> str:
+        """`target.name`; a name that is no plain identifier (a schema extension may declare one)
+        is read through an attrgetter constant, never spliced into the code."""
+        if _SAFE_IDENT.match(name) and not keyword.iskeyword(name):
+            return f"{target}.{name}"
+        return f"{self.constant(operator.attrgetter(name))}({target})"
 
     # access -----------------------------------------------------------------------------------
     def _attr(self, node: ir.Attr, iterable: bool, *, nullable: bool = False) -> str:
         target = self.emit(node.target)
-        name = _checked(node.name)
+        name = node.name
         if node.mapping_access:
             read = f"{target}.get({name!r})" if node.required or nullable else f"{target}[{name!r}]"
         else:
-            read = f"{target}.{name}"
+            read = self._read(target, name)
         if not node.required or nullable:
             return read
         label = self.constant(node.label)
@@ -227,12 +236,6 @@ def function_name(*parts: str) -> str:
     """A readable, always valid name for a generated function (it labels tracebacks and profiles;
     unlike variables, function names need not be distinct)."""
     return "f_" + re.sub(r"[^A-Za-z0-9_]", "_", "__".join(parts))
-
-
-def _checked(name: str) -> str:
-    if not _SAFE_IDENT.match(name):  # names come from the grammar's NAME token; this is a last guard
-        raise ValueError(f"unsafe identifier {name!r}")
-    return name
 
 
 def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression", *,

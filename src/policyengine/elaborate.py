@@ -91,6 +91,7 @@ class Elaborator:
         libraries = self.libraries()
         is_policy = isinstance(self.model, PolicyModel)
         parameters = self.parameters(overrides) if is_policy else {}
+        self._parameters = parameters
         definitions = self.definitions(libraries, parameters)
         templates = self.templates(libraries)
         decls: list[RuleDecl] = []
@@ -385,6 +386,27 @@ class Elaborator:
         for name, entry in self._entries.items():
             if entry.file == self.model.path and name not in self.used and entry.node is not None:
                 self.report("PE208", entry.decl.span, name=name)
+                if entry.definition.signature is None and not entry.decl.params:
+                    self.check_unused_macro(entry, definitions)
+
+    def check_unused_macro(self, entry: _Def, definitions: Mapping[str, Definition]) -> None:
+        """An unused untyped definition without parameters is still checked: it must be valid in
+        the scope of some rule subject (with or without a period); else the errors of the scope
+        where it came closest are reported. (One with parameters has no types to check against:
+        declare them, the typed form is checked where it is defined.)"""
+        attempts = []
+        for subject in SUBJECTS:
+            for per in (None, "semester"):
+                diagnostics: list[Diagnostic] = []
+                variables = {v: t.record(v) for v in SUBJECTS[subject].variables}
+                if per:
+                    variables["period"] = t.PERIOD
+                env = Environment(variables, definitions, self._parameters, self.globals(), self.fields_of)
+                Checker(env, diagnostics).check(entry.node)
+                if not diagnostics:
+                    return
+                attempts.append(diagnostics)
+        self.diagnostics.extend(min(attempts, key=len))
 
     # rules ------------------------------------------------------------------------------------
     def fields_of(self, record_type: t.Type) -> Mapping[str, tuple[t.Type, bool]]:
