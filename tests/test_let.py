@@ -101,6 +101,6 @@ def test_engine_facts_live_in_their_own_fields(tmp_path):
     assert "when" in second.reason and second.failed is None
     report = policy.evaluate(RECORDS, as_of=AS_OF)
     data = json.loads(json.dumps(report.to_json(), ensure_ascii=False))
-    assert data["findings"][0]["failed"] == ["led", "small"] and data["findings"][0]["parameters"] == {"cap": 2}
-    assert data["findings"][0]["values"] == {"cap": 2, "failed": ["led", "small"], "units": 3}  # unchanged form
+    assert data["rules"]["t.r"]["parameters"] == {"cap": 2}  # schema 2: the parameters in force, per rule
+    assert data["findings"][0]["values"]["failed"] == ["led", "small"]
     assert Report.from_json(data) == report
