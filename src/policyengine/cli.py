@@ -4,7 +4,7 @@ The library does the work (explain.py, summary.py, diff.py, export.py, html.py);
 reads arguments and presents results, in zh or en (`--lang`, before or after the subcommand).
 
 Exit status: 0 success; 1 a policy file has errors, or a test failed; 2 bad records or bad usage;
-3 an evaluation produced `error` findings.
+3 an evaluation produced `error` findings; 70 an internal error (a bug of policyengine: please report it).
 """
 
 from __future__ import annotations
@@ -39,6 +39,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except BrokenPipeError:
         return 0
+    except Exception as error:  # noqa: BLE001 - the last resort: no input should ever get here
+        return internal_error(error, lang)
+
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): a bug in policyengine, not in the policy or the records
+
+
+def internal_error(error: BaseException, lang: str) -> int:
+    """A failure no located error covers is a bug of ours: say so, with the version, and ask for a
+    report (the traceback only when POLICYENGINE_TRACEBACK is set)."""
+    if os.environ.get("POLICYENGINE_TRACEBACK"):
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    kind = type(error).__name__
+    if lang == "zh":
+        print(f"policyengine 内部错误（policyengine {policyengine.__version__}）：{kind}：{str(error)[:200]}\n"
+              "这是 policyengine 的缺陷，不是政策文件或记录的问题。请把所用的命令和输入文件报告给 policyengine 的维护者。",
+              file=sys.stderr)
+    else:
+        print(f"policyengine: internal error (policyengine {policyengine.__version__}): {kind}: {str(error)[:200]}\n"
+              "This is a bug in policyengine, not in the policy or the records. Please report it to the "
+              "policyengine maintainers with the command and the input files that produced it.", file=sys.stderr)
+    return INTERNAL_ERROR
 
 
 def _lang_of(argv: list[str]) -> str:

@@ -14,6 +14,7 @@ import itertools
 import keyword
 import operator
 import re
+import weakref
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
@@ -38,6 +39,7 @@ class _Generator:
         self._by_identity: dict[int, str] = {}
         self._temps = itertools.count()
         self._iterable_depth = 0  # > 0 while emitting a comprehension's iterable: no walrus there
+        self.spans: list = []  # marker number → the policy span of the IR node emitted inside it
 
     def constant(self, value: Any) -> str:
         if type(value) in (int, bool) or value is None:
@@ -54,12 +56,18 @@ class _Generator:
 
     def emit(self, node: ir.IR, iterable: bool = False) -> str:
         if not iterable:
-            return getattr(self, f"_{type(node).__name__.lower()}")(node, self._iterable_depth > 0)
+            return self._mark(node, getattr(self, f"_{type(node).__name__.lower()}")(node, self._iterable_depth > 0))
         self._iterable_depth += 1
         try:
-            return getattr(self, f"_{type(node).__name__.lower()}")(node, True)
+            return self._mark(node, getattr(self, f"_{type(node).__name__.lower()}")(node, True))
         finally:
             self._iterable_depth -= 1
+
+    def _mark(self, node: ir.IR, text: str) -> str:
+        """`text` between markers naming node's span (`_unmark` removes them and keeps where each
+        node's code lies, so that a failure is reported at the policy text that failed)."""
+        self.spans.append(node.span)
+        return f"\x00{len(self.spans) - 1}\x01{text}\x02"
 
     # leaves -----------------------------------------------------------------------------------
     def _const(self, node: ir.Const, iterable: bool) -> str:
@@ -255,7 +263,7 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     if hoisting and "_g" in parameters and scanning:  # a rule or definition function: its subject-independent scans run once
         node = hoist.rewrite(node, functions or {})
     generator = _Generator(functions)
-    body = generator.emit(node)
+    body, intervals = _unmark(generator.emit(node), generator.spans)
     arguments = ", ".join(p if p == "_g" else _python_name(p) for p in parameters)
     closure = ", ".join(["_rt", "_absent", "_getcontext", "_setcontext", "_context", *generator.constants])
     function_name = name if _SAFE_IDENT.match(name) and not name.startswith("_") else "f_" + mangle(name)
@@ -282,8 +290,71 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     function = namespace["_make"](runtime, _absent, decimal.getcontext, decimal.setcontext,
                                   runtime.DECIMAL_CONTEXT, *generator.constants.values())
     function.__policyengine_source__ = source
+    _register(function.__code__, _body_starts(source, body), intervals, node.span)
     function.__policyengine_scans__ = scanning  # whether a call may iterate a province-wide collection
     return function
+
+
+# where the generated code came from: code object → (line → byte column where the body starts,
+# (start, end, span) of each IR node's code in the body, the span of the whole expression)
+_LOCATIONS: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
+_MARKER = re.compile(r"(\x00\d+\x01|\x02)")
+
+
+def _unmark(marked: str, spans: list) -> tuple[str, tuple]:
+    """The code without markers, and (start, end, span) per marked node, in UTF-8 byte offsets
+    (the unit of code positions); innermost nodes first."""
+    out, open_nodes, intervals, position = [], [], [], 0
+    for piece in _MARKER.split(marked):
+        if piece.startswith("\x00"):
+            open_nodes.append((int(piece[1:-1]), position))
+        elif piece == "\x02":
+            k, start = open_nodes.pop()
+            intervals.append((start, position, spans[k]))
+        elif piece:
+            out.append(piece)
+            position += len(piece.encode("utf-8"))
+    return "".join(out), tuple(intervals)
+
+
+def _body_starts(source: str, body: str) -> dict[int, int]:
+    starts = {}
+    for number, line in enumerate(source.split("\n"), start=1):
+        at = line.find("return " + body)
+        if at >= 0:
+            starts[number] = len(line[:at + len("return ")].encode("utf-8"))
+    return starts
+
+
+def _register(code: Any, starts: dict, intervals: tuple, span: Any) -> None:
+    _LOCATIONS[code] = (starts, intervals, span)
+    for constant in code.co_consts:  # lambdas (let) and comprehensions are code objects of their own
+        if type(constant) is type(code):
+            _register(constant, starts, intervals, span)
+
+
+def error_location(traceback: Any) -> Any:
+    """The policy span of the innermost generated expression on `traceback` that was running when
+    the error was raised (a rule's condition, or the definition it called), or None."""
+    found = None
+    while traceback is not None:
+        table = _LOCATIONS.get(traceback.tb_frame.f_code)
+        if table is not None:
+            found = (traceback, table)
+        traceback = traceback.tb_next
+    if found is None:
+        return None
+    traceback, (starts, intervals, span) = found
+    code = traceback.tb_frame.f_code
+    try:
+        line, _, col, end_col = list(code.co_positions())[traceback.tb_lasti // 2]
+    except (IndexError, ValueError):
+        return span
+    if line not in starts or col is None or end_col is None:
+        return span
+    col, end_col = col - starts[line], end_col - starts[line]
+    inside = [(end - start, s) for start, end, s in intervals if start <= col and end_col <= end]
+    return min(inside, key=lambda pair: pair[0])[1] if inside else span
 
 
 def _absent(what: str):

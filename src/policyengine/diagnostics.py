@@ -39,6 +39,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE306": ("{actual} 不是集合，不能遍历或取下标", "{actual} is not a collection or map"),
     "PE307": ("{field} 的结果类型应为 {expected}，实际为 {actual}", "{field} must be {expected}, got {actual}"),
     "PE308": ("无效的字面量 {text}", "invalid literal {text}"),
+    "PE309": ("参数 {name} 的取值无法计算：{problem}", "the value of parameter {name} cannot be computed: {problem}"),
     "PE401": ("未知的键 {key}（允许：{allowed}）", "unknown key {key} (allowed: {allowed})"),
     "PE402": ("缺少必需的键 {key}", "missing required key {key}"),
     "PE403": ("{key} 的值应为 {expected}", "{key} must be {expected}"),
@@ -75,6 +76,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PE703": ("枚举 {enum} 中名称 {name} 已表示 {value}", "{name} already names {value} in enum {enum}"),
     "PE704": ("扩展字段 {field} 须为可选（类型后加 ?）或给出 default，否则核心结构接受的记录会被拒绝",
               "extension field {field} must be optional (a trailing ?) or have a default: records the core schema accepts must stay accepted"),
+}
+
+
+# Evaluation errors: an expression failed on a record. The finding becomes `error`, with
+# values.error_code (one of these), values.error_at (the policy file:line:col of the expression that
+# failed) and values.error (what happened). Codes are stable, like the PE codes.
+EVALUATION_ERRORS: dict[str, tuple[str, str]] = {
+    "EV100": ("表达式求值失败", "the expression failed"),
+    "EV101": ("除数为零", "division by zero"),
+    "EV102": ("无效的值（如不存在的日期）", "invalid value (e.g. a date that does not exist)"),
+    "EV103": ("下标超出范围", "index out of range"),
+    "EV104": ("数值超出位数或指数限制", "a number over the digit or exponent limit"),
+    "EV105": ("循环次数超出预算", "loop-trip budget exceeded"),
+    "EV106": ("无效的十进制运算", "invalid decimal operation"),
+    "EV107": ("嵌套调用过深", "calls nested too deep"),
+    "EV108": ("金额不是精确到分的数", "an amount not exact to the fen"),
+    "EV109": ("分配权重之和不为正", "allocate weights do not sum to a positive number"),
+    "EV110": ("内存不足", "out of memory"),
+    "EV111": ("列表超出长度限制", "a list over the size limit"),
+    "EV112": ("没有值（数据缺失或集合为空）", "no value (absent data or an empty collection)"),
 }
 
 

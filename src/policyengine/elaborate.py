@@ -19,6 +19,7 @@ from policyengine import ir, parser, resources
 from policyengine import typesys as t
 from policyengine.checker import AGGREGATES, CheckFailed, Checker, Definition, Environment, Parameter, Signature
 from policyengine.compiler import compile_ir, function_name
+from policyengine.compiler import error_location as compile_error_location
 from policyengine.diagnostics import Diagnostic, PolicyError
 from policyengine.evaluator import CompiledRule
 from policyengine.rulekinds import SUBJECTS
@@ -240,7 +241,7 @@ class Elaborator:
         return result
 
     def parameter(self, decl: ParameterDecl) -> Parameter | None:
-        value, value_type = self.constant(decl.value)
+        value, value_type = self.constant(decl.value, decl.name)
         if value_type is None:
             return None
         parameter = Parameter(decl.name, value, value_type, decl.value.span)
@@ -249,7 +250,7 @@ class Elaborator:
         declared = self.declared_type(decl.type) if decl.type is not None else None
         return attrs.evolve(parameter, type=declared) if declared is not None else parameter  # `[]` → list<string>
 
-    def constant(self, scalar: Scalar) -> tuple[Any, t.Type | None]:
+    def constant(self, scalar: Scalar, name: str | None = None) -> tuple[Any, t.Type | None]:
         node = parser.parse(scalar, self.diagnostics)
         if node is None:
             return None, None
@@ -257,8 +258,17 @@ class Elaborator:
         checked = Checker(env, self.diagnostics).check(node)
         if checked is None:
             return None, None
-        with decimal.localcontext(DECIMAL_CONTEXT):
-            return compile_ir(checked, ())(), checked.type
+        try:
+            with decimal.localcontext(DECIMAL_CONTEXT):
+                return compile_ir(checked, ())(), checked.type
+        except Exception as error:  # noqa: BLE001 - `1/0`, date(2023, 2, 30), [1][3], min of nothing …
+            from policyengine.evaluator import error_values
+
+            failure = error_values(error)
+            where = compile_error_location(error.__traceback__) or scalar.span
+            self.report("PE309", where, name=scalar.text.strip()[:40] if name is None else name,
+                        problem=f"{failure['error_code']} {failure['error']}")
+            return None, checked.type  # typed, so that its uses are still checked (no PE201 cascade)
 
     def conforms(self, decl: ParameterDecl, parameter: Parameter) -> bool:
         problem = None
@@ -281,7 +291,7 @@ class Elaborator:
         """A caller's value for a parameter: a Python value, or an expression string for a
         non-string parameter. It must have the declared type (and be one of its choices)."""
         if isinstance(value, str) and not t.is_stringlike(base.type):
-            parsed, parsed_type = self.constant(parser.expression_scalar(value, f"<parameter {decl.name}>"))
+            parsed, parsed_type = self.constant(parser.expression_scalar(value, f"<parameter {decl.name}>"), decl.name)
         else:
             parsed, parsed_type = python_constant(value, base.type)
         common = t.unify(base.type, parsed_type) if parsed_type is not None else None
@@ -377,7 +387,7 @@ class Elaborator:
             try:
                 with decimal.localcontext(DECIMAL_CONTEXT):
                     entry.definition.signature.folded = (function(None),)  # folded: its uses become a constant
-            except (runtime.Absent, runtime.EvaluationError, ArithmeticError, ValueError):
+            except Exception:  # noqa: BLE001 - e.g. first([]) is absent, [1][3]: its uses call it and report it
                 pass  # e.g. first([]) is absent: its uses call it and report that at evaluation
 
     def warn_unused(self, definitions: Mapping[str, Definition]) -> None:

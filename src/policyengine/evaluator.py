@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterable, Iterator
 import attrs
 
 from policyengine import rulekinds, runtime
+from policyengine.compiler import error_location as compile_error_location
+from policyengine.diagnostics import EVALUATION_ERRORS
 from policyengine.report import Citation, Report, Row, RuleInfo, plain, row_sort_key
 
 Conditions = tuple[tuple[str | None, Callable], ...]
@@ -153,9 +155,9 @@ def judge(rule: CompiledRule, subject: str, subject_kind: str, community: str | 
     except runtime.Absent as absent:
         outcome, amount = "not_applicable", None
         values["reason"] = f"缺少数据 / data absent: {absent.what}"
-    except (runtime.EvaluationError, ArithmeticError, ValueError, OverflowError) as error:
+    except Exception as error:  # noqa: BLE001 - every failure of an expression is this finding's error
         outcome, amount = "error", None
-        values["error"] = str(error)
+        values.update(error_values(error))
     _report_values(rule, args, values)
     return (rule.id, subject, subject_kind, community, period.label if period is not None else None, outcome, amount,
             "CNY" if outcome == "amount" and rule.amount_is_money else None,
@@ -239,9 +241,40 @@ def _amount(rule: CompiledRule, args: tuple, values: dict) -> Decimal:
         if amount != amount.quantize(runtime.FEN, context=runtime.DECIMAL_CONTEXT):
             raise runtime.EvaluationError(
                 f"金额 {amount} 不是精确到分的数；请用 round(x, 2, mode) 声明舍入 / "
-                f"amount {amount} is not exact to the fen: declare rounding with round(x, 2, mode)")
+                f"amount {amount} is not exact to the fen: declare rounding with round(x, 2, mode)", "EV108")
         amount = amount.quantize(runtime.FEN)
     return amount
+
+
+def error_values(error: BaseException) -> dict[str, str]:
+    """An `error` finding's values: what failed (error), its EV code (error_code) and the policy
+    file:line:col of the expression that failed (error_at, when the failure was inside one)."""
+    span = compile_error_location(error.__traceback__)
+    values = {"error": _error_text(error), "error_code": error_code(error)}
+    if span is not None:
+        values["error_at"] = str(span)
+    return values
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, runtime.EvaluationError):
+        return error.code
+    for kind, code in _ERROR_CODES:
+        if isinstance(error, kind):
+            return code
+    return "EV100"
+
+
+_ERROR_CODES = ((runtime.Absent, "EV112"), (ZeroDivisionError, "EV101"), (decimal.DivisionByZero, "EV101"), (decimal.Overflow, "EV104"),
+                (OverflowError, "EV104"), (decimal.InvalidOperation, "EV106"), (IndexError, "EV103"),
+                (RecursionError, "EV107"), (MemoryError, "EV110"), (ValueError, "EV102"))
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error)
+    if isinstance(error, decimal.DecimalException) or not text:  # decimal's text is its signal list
+        return EVALUATION_ERRORS[error_code(error)][1] + (f" ({type(error).__name__})")
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def _failed(conditions: Conditions, args: tuple, first_only: bool = False) -> tuple[str, ...] | None:

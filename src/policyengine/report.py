@@ -30,7 +30,8 @@ OUTCOME_FIELD = 5  # index of `outcome` in a row
 
 Row = tuple  # (rule, subject, subject_kind, community, period, outcome, amount, currency, values)
 # names in `values` that only the engine writes (an author's `values:` may not use them, PE414)
-ENGINE_VALUES = frozenset({"reason", "failed", "unmet", "due", "exception", "error", "absent", "value"})
+ENGINE_VALUES = frozenset({"reason", "failed", "unmet", "due", "exception", "error", "error_code", "error_at",
+                           "absent", "value"})
 
 
 @attrs.frozen

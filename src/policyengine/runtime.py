@@ -34,7 +34,12 @@ class Absent(Exception):
 
 
 class EvaluationError(Exception):
-    """A record made an expression fail (division by zero …): reported, never turned into a value."""
+    """A record made an expression fail (division by zero …): reported, never turned into a value.
+    `code`: its EV code (diagnostics.EVALUATION_ERRORS)."""
+
+    def __init__(self, message: str, code: str = "EV100"):
+        super().__init__(message)
+        self.code = code
 
 
 @attrs.frozen
@@ -146,7 +151,7 @@ def overlaps(start: dt.date, end: dt.date | None, period: Period) -> bool:
 
 def divide(a: Any, b: Any) -> Decimal:
     if b == 0:
-        raise EvaluationError(f"division by zero ({a} / 0)")
+        raise EvaluationError(f"division by zero ({a} / 0)", "EV101")
     return DECIMAL_CONTEXT.divide(Decimal(a), Decimal(b))
 
 
@@ -174,7 +179,7 @@ def allocate(total: Decimal, weights: Mapping[str, Any]) -> dict[str, Decimal]:
     if not keys:
         raise Absent("allocate: no weights")
     if weight_sum <= 0:
-        raise EvaluationError("allocate: the weights sum to zero or less")
+        raise EvaluationError("allocate: the weights sum to zero or less", "EV109")
     sign = -1 if total < 0 else 1
     cents = int((abs(Decimal(total)) / FEN).to_integral_value(rounding=ROUND_HALF_UP))
     exact = {k: DECIMAL_CONTEXT.divide(Decimal(weights[k]) * cents, weight_sum) for k in keys}
