@@ -50,7 +50,7 @@ def _collections() -> tuple[str, ...]:
 
 
 def _run(policy, rules, records: RecordSet, as_of: dt.date) -> Report:
-    return evaluate_rules(tuple(rules), records, as_of, policy.jurisdiction, _window(policy), policy.name,
+    return evaluate_rules(tuple(rules), records, as_of, policy.scope, _window(policy), policy.name,
                           _collections())
 
 
@@ -61,7 +61,7 @@ def _parts(policy, rules: Sequence[CompiledRule], records: RecordSet, as_of: dt.
         context = EvaluationContext(records, as_of, _collections())
         for rule in rules:
             info = rule_info(rule)
-            rows = evaluate_rule(rule, records, as_of, policy.jurisdiction, _window(policy), context)
+            rows = evaluate_rule(rule, records, as_of, policy.scope, _window(policy), context)
             yield info, encode(info, rows), _counts(rows)
         return
     yield from _forked_parts(policy, rules, records, as_of, min(jobs, len(rules)), encode)
@@ -125,7 +125,7 @@ def _worker(k, policy, rules, records, as_of, encode, counter, done, path) -> No
                 if index >= len(rules):
                     break
                 rule = rules[index]
-                rows = evaluate_rule(rule, records, as_of, policy.jurisdiction, _window(policy), context)
+                rows = evaluate_rule(rule, records, as_of, policy.scope, _window(policy), context)
                 data = encode(rule_info(rule), rows)
                 offset = spool.tell()
                 spool.write(data)
@@ -149,7 +149,7 @@ def evaluate_parallel(policy, records: RecordSet, as_of: dt.date, jobs: int = 1,
         context = EvaluationContext(records, as_of, _collections())
         for done, rule in enumerate(selected, 1):
             table[rule.id] = rule_info(rule)
-            rows.extend(evaluate_rule(rule, records, as_of, policy.jurisdiction, _window(policy), context))
+            rows.extend(evaluate_rule(rule, records, as_of, policy.scope, _window(policy), context))
             if progress:
                 _bar(done, len(selected))
     else:

@@ -23,7 +23,7 @@ from policyengine.compiler import compile_ir
 from policyengine.diagnostics import Diagnostic, PolicyError
 from policyengine.elaborate import RESULT_TYPES, elaborate, python_constant, python_type  # noqa: F401 (re-exported)
 from policyengine.elaborate import fields_of as schema_fields_of
-from policyengine.evaluator import CompiledRule, evaluate_rules
+from policyengine.evaluator import CompiledRule, Scope, evaluate_rules
 from policyengine.policyfile import LibraryModel, read_file
 from policyengine.recordschema import RecordSchema, load_record_schema
 from policyengine.records import RecordSet, load_records
@@ -52,6 +52,13 @@ class Policy:
     warnings: tuple[Diagnostic, ...] = ()  # e.g. unused definitions (PE208); errors raise PolicyError
     libraries: tuple[str, ...] = ()  # the library files imported, directly or not
     record_schema: RecordSchema = attrs.field(factory=load_record_schema, repr=False)  # core + extension
+    jurisdiction_aliases: tuple[str, ...] = ()  # other `city` values that mark this jurisdiction's records
+
+    @property
+    def scope(self) -> Scope:
+        """The records this policy judges: those whose city is its id, its name or an alias (or none)."""
+        cities = {self.jurisdiction, self.jurisdiction_name, *self.jurisdiction_aliases} - {""}
+        return Scope(self.jurisdiction, frozenset(cities) if self.jurisdiction else frozenset())
 
     def load_records(self, sources: Any, limits: Any = None, input_format: str | None = None) -> RecordSet:
         """Records validated against this policy's record schema (its extension included);
@@ -104,7 +111,7 @@ class Policy:
         elif records.schema is not self.record_schema and self.record_schema is not load_record_schema():
             raise ValueError(f"these records were not loaded with the record schema of {self.name}, which "
                              "extends the core schema: load them with policy.load_records(...)")
-        return evaluate_rules(rules, records, as_of, self.jurisdiction, (self.effective_from, self.effective_to),
+        return evaluate_rules(rules, records, as_of, self.scope, (self.effective_from, self.effective_to),
                               self.name, tuple(self.record_schema.collections))
 
     def rule(self, rule_id: str) -> CompiledRule:
@@ -186,7 +193,7 @@ def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
         rules=result.rules,
         rule_kinds=types.MappingProxyType({d.id: (d.kind, d.strength) for d in result.decls}),
         not_encoded=tuple((x.id, x.reason) for x in m.not_encoded), warnings=warnings,
-        libraries=result.libraries, record_schema=record_schema)
+        libraries=result.libraries, record_schema=record_schema, jurisdiction_aliases=m.jurisdiction_aliases)
 
 
 # ---------------------------------------------------------------------------------------- expressions

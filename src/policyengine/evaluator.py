@@ -65,19 +65,47 @@ class EvaluationContext:
             setattr(self, name, records.collection(name))
 
 
-def subjects(rule: CompiledRule, records: Any, jurisdiction: str) -> Iterator[tuple[tuple, str, str | None]]:
-    """(arguments, subject id, community id) of each subject of `rule`, in record order."""
+@attrs.frozen
+class Scope:
+    """The jurisdiction a policy judges (language.md §5.5): its id (the jurisdiction subject's id) and
+    the `city` values that mark its records. A subject whose city is another one gets no finding."""
+
+    id: str
+    cities: frozenset = frozenset()  # empty: every record is in scope (a policy without jurisdiction)
+
+    def admits(self, record: Any, via: tuple[tuple[str, ...], ...]) -> bool:
+        if not self.cities:
+            return True
+        for path in via:
+            target = record
+            for step in path:
+                target = getattr(target, step, None)
+                if target is None:
+                    break
+            if target is not None:  # the first navigation that reaches a record decides
+                city = getattr(target, "city", None)
+                return city is None or city in self.cities
+        return True  # nothing says which city: a single-city file need not repeat it
+
+
+def subjects(rule: CompiledRule, records: Any, scope: Scope) -> Iterator[tuple[tuple, str, str | None]]:
+    """(arguments, subject id, community id) of each subject of `rule` in the policy's scope, in
+    record order."""
+    via = rulekinds.SUBJECTS[rule.subject].city_via
     if rule.subject == "jurisdiction":
-        yield (), jurisdiction, None
+        yield (), scope.id, None
     elif rule.subject == "membership":
         for m in records.memberships:
-            yield (m, m.unit, m.community), m.unit_id, m.community.community_id
+            if scope.admits(m, via):
+                yield (m, m.unit, m.community), m.unit_id, m.community.community_id
     elif rule.subject == "community":
         for record in records.communities:
-            yield (record,), record.record_id, record.community_id
+            if scope.admits(record, via):
+                yield (record,), record.record_id, record.community_id
     else:
         for record in records.collection(COLLECTION_OF[rule.subject]):
-            yield (record,), record.record_id, getattr(record, "community_id", None)
+            if scope.admits(record, via):
+                yield (record,), record.record_id, getattr(record, "community_id", None)
 
 
 def rule_info(rule: CompiledRule) -> RuleInfo:
@@ -86,17 +114,17 @@ def rule_info(rule: CompiledRule) -> RuleInfo:
                     tuple((k, _unordered(plain(v))) for k, v in rule.parameters), rule.message_en)
 
 
-def evaluate_stream(rules: Iterable[CompiledRule], records: Any, as_of: dt.date, jurisdiction: str,
+def evaluate_stream(rules: Iterable[CompiledRule], records: Any, as_of: dt.date, scope: Scope,
                     window: tuple[dt.date | None, dt.date | None],
                     collections: tuple[str, ...]) -> Iterator[tuple[RuleInfo, list[Row]]]:
     """(rule table entry, rows in report order) for each rule, rules in report order (by id): the
     report streamed rule by rule, holding one rule's findings at a time."""
     context = EvaluationContext(records, as_of, collections)
     for rule in sorted(rules, key=lambda r: r.id):
-        yield rule_info(rule), evaluate_rule(rule, records, as_of, jurisdiction, window, context)
+        yield rule_info(rule), evaluate_rule(rule, records, as_of, scope, window, context)
 
 
-def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, jurisdiction: str,
+def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope,
                   window: tuple[dt.date | None, dt.date | None], context: EvaluationContext) -> list[Row]:
     rows: list[Row] = []
     kind = SUBJECT_VARIABLES[rule.subject][1]
@@ -110,7 +138,7 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, jurisdiction
         with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
             # report order without sorting the rows: subjects by (id, community) — a stable sort, so
             # that equal keys keep record order — and, for each, its periods in label order
-            for subject_args, subject_id, community in sorted(subjects(rule, records, jurisdiction), key=_subject_key):
+            for subject_args, subject_id, community in sorted(subjects(rule, records, scope), key=_subject_key):
                 for period in periods:
                     args = subject_args + ((period,) if period is not None else ()) + (context,)
                     rows.append(judge(rule, subject_id, kind, community, period, args, as_of))
@@ -126,12 +154,12 @@ def _subject_key(subject: tuple) -> tuple:
     return (subject[1], subject[2] or "")
 
 
-def evaluate_rules(rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date, jurisdiction: str,
+def evaluate_rules(rules: tuple[CompiledRule, ...], records: Any, as_of: dt.date, scope: Scope,
                    window: tuple[dt.date | None, dt.date | None], policy_name: str,
                    collections: tuple[str, ...]) -> Report:
     table: dict[str, RuleInfo] = {}
     rows: list[Row] = []
-    for info, rule_rows in evaluate_stream(rules, records, as_of, jurisdiction, window, collections):
+    for info, rule_rows in evaluate_stream(rules, records, as_of, scope, window, collections):
         table[info.id] = info
         rows.extend(rule_rows)
     return Report(policy_name, as_of, tuple(rows), table)

@@ -161,6 +161,7 @@ class PolicyModel:
     not_encoded: tuple[NotEncoded, ...]
     imports: tuple[ImportDecl, ...] = ()
     instances: tuple[TemplateUse, ...] = ()  # rules written as template instances
+    jurisdiction_aliases: tuple[str, ...] = ()  # other `city` values of its records (language.md §5.5)
 
 
 @attrs.frozen
@@ -295,7 +296,7 @@ class _Reader:
             self.report("PE406", top["format"].span, key="format", value=fmt, choices=POLICY_FORMAT)
         jurisdiction = self.mapping(top, "jurisdiction") or Mapping()
         if jurisdiction:
-            self.keys(jurisdiction, ("id", "name"), ("id", "name"))
+            self.keys(jurisdiction, ("id", "name", "aliases"), ("id", "name"))
         source = self.mapping(top, "source") or Mapping()
         if source:
             self.keys(source, ("file", "issued", "title"), ("file",))
@@ -313,6 +314,7 @@ class _Reader:
             path=path,
             jurisdiction_id=self.text(jurisdiction, "id") or "" if jurisdiction else "",
             jurisdiction_name=self.text(jurisdiction, "name") or "" if jurisdiction else "",
+            jurisdiction_aliases=self.aliases(jurisdiction) if jurisdiction else (),
             title=self.text(top, "title") or "",
             source_file=self.text(source, "file") or "" if source else "",
             issued=self.date(source, "issued") if source else None,
@@ -388,6 +390,16 @@ class _Reader:
                 result.append(ImportDecl(item.value.strip(), item.span))
             else:
                 self.report("PE403", getattr(item, "span", top.span), key="imports[]", expected="path")
+        return tuple(result)
+
+    def aliases(self, jurisdiction: Mapping) -> tuple[str, ...]:
+        """`jurisdiction.aliases`: other spellings of the records' `city` that mark this jurisdiction."""
+        result = []
+        for item in self.sequence(jurisdiction, "aliases"):
+            if isinstance(item, Scalar) and isinstance(item.value, str) and item.value.strip():
+                result.append(item.value.strip())
+            else:
+                self.report("PE403", getattr(item, "span", jurisdiction.span), key="aliases[]", expected="text")
         return tuple(result)
 
     def identifier(self, name: str, span: Span, what: str) -> bool:
@@ -623,7 +635,8 @@ def json_schema() -> dict:
         "title": "policyengine policy file",
         **closed({
             "format": {"const": "policyengine/1"},
-            "jurisdiction": closed({"id": text, "name": text}, ("id", "name")),
+            "jurisdiction": closed({"id": text, "name": text, "aliases": {"type": "array", "items": text}},
+                                   ("id", "name")),
             "title": text, "description": text,
             "source": closed({"file": text, "issued": date, "title": text}, ("file",)),
             "effective": closed({"from": date, "to": date}, ("from",)),

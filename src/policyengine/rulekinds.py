@@ -27,6 +27,9 @@ class Subject:
     variables: tuple[str, ...]  # bound for the rule's expressions, in call order (each a record kind)
     finding_kind: str  # a finding's `subject_kind`
     collection: str | None  # the record collection enumerated (None: one subject, the jurisdiction)
+    # where the subject's `city` is read (language.md §5.5): navigations from the subject record, tried
+    # in order; the first that reaches a record decides (() is the record itself)
+    city_via: tuple[tuple[str, ...], ...] = ()
 
 
 _REQUIREMENT_SIDES = ("pass", "fail")
@@ -43,14 +46,14 @@ RULE_KINDS: dict[str, RuleKind] = {k.name: k for k in (
 )}
 
 SUBJECTS: dict[str, Subject] = {s.name: s for s in (
-    Subject("community", ("community",), "community", "communities"),
-    Subject("membership", ("membership", "unit", "community"), "unit", "memberships"),
-    Subject("unit", ("unit",), "unit", "units"),
-    Subject("person", ("person",), "person", "persons"),
-    Subject("assignment", ("assignment",), "assignment", "assignments"),
-    Subject("activity", ("activity",), "activity", "activities"),
-    Subject("expense", ("expense",), "expense", "expenses"),
-    Subject("fund_pool", ("fund_pool",), "fund_pool", "fund_pools"),
+    Subject("community", ("community",), "community", "communities", ((),)),
+    Subject("membership", ("membership", "unit", "community"), "unit", "memberships", (("community",),)),
+    Subject("unit", ("unit",), "unit", "units", ((),)),
+    Subject("person", ("person",), "person", "persons", (("home_unit",),)),
+    Subject("assignment", ("assignment",), "assignment", "assignments", (("community",), ("from_unit",))),
+    Subject("activity", ("activity",), "activity", "activities", (("community",),)),
+    Subject("expense", ("expense",), "expense", "expenses", (("community",), ("unit",))),
+    Subject("fund_pool", ("fund_pool",), "fund_pool", "fund_pools", (("community",),)),
     Subject("jurisdiction", (), "jurisdiction", None),
 )}
 
