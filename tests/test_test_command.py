@@ -113,3 +113,28 @@ def test_test_run_compiles_each_policy_once_per_parameter_set(tmp_path, monkeypa
     monkeypatch.setattr(engine, "_CACHE", {})  # no policy compiled before the run
     assert cli.main(["test", str(tmp_path / "cases.yaml"), "--coverage"]) == 0
     assert sorted(map(str, compiled)) == ["{'max_units': '2'}", "{}"]
+
+
+def test_record_files_of_a_case_are_loaded_with_the_policys_schema_extension(tmp_path, capsys):
+    """A case whose records are files is loaded with its policy's record schema (core + extension);
+    the loaded files are cached per schema, so a policy without the extension still refuses them."""
+    extended = TINY_POLICY.replace("rules:\n", "rules:\n  - id: tiny.note_set\n    kind: requirement\n"
+                                   "    strength: hard\n    subject: community\n    require: \"has(community.note)\"\n"
+                                   "    citation: {file: tiny.txt, quote: 有说明}\n", 1)
+    (tmp_path / "ext.yaml").write_text(extended, encoding="utf-8")
+    (tmp_path / "plain.yaml").write_text(TINY_POLICY, encoding="utf-8")
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "ext.yaml").write_text("records:\n  community:\n    fields:\n      note: string?\n", encoding="utf-8")
+    (tmp_path / "records.yaml").write_text(
+        "units: [{unit_id: a, name: A}]\n"
+        "communities: [{community_id: ok, name: OK, note: 说明, units: [{unit_id: a, role: lead}]}]\n", encoding="utf-8")
+    case = ("  - name: NAME\n    as_of: 2022-01-01\n    records: [records.yaml]\n"
+            "    expected:\n      - {rule: RULE, subject: ok, outcome: pass}\n")
+    (tmp_path / "ext_cases.yaml").write_text("policy: ext.yaml\ncases:\n" + "".join(
+        case.replace("NAME", f"extended {i}").replace("RULE", "tiny.note_set") for i in range(2)), encoding="utf-8")
+    (tmp_path / "plain_cases.yaml").write_text(
+        "policy: plain.yaml\ncases:\n" + case.replace("NAME", "plain").replace("RULE", "tiny.has_lead"), encoding="utf-8")
+    assert cli.main(["test", str(tmp_path / "ext_cases.yaml"), "--lang", "en"]) == 0
+    assert cli.main(["test", str(tmp_path / "ext_cases.yaml"), str(tmp_path / "plain_cases.yaml"), "--lang", "en"]) == 1
+    out = capsys.readouterr().out
+    assert "RE105" in out and "note" in out

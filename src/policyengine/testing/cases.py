@@ -19,7 +19,7 @@ import yaml
 from policyengine import resources
 from policyengine.diagnostics import PolicyError
 from policyengine.engine import Policy, load_policy
-from policyengine.records import RecordErrors, RecordSet, load_records
+from policyengine.records import RecordErrors, RecordSet
 from policyengine.report import Finding, Report, plain
 
 CASE_KEYS = ("name", "as_of", "records", "parameters", "expected", "source", "reading", "description")
@@ -139,8 +139,9 @@ class CaseRunner:
             return CaseResult(case, (f"policy error:\n{policy.render('en')}",), None, ())
         records = None
         if all(isinstance(r, Path) for r in case.records):  # inline records are cheap and unique per case
-            records = self._cached(self._records, case.records, lambda: load_records(list(case.records)),
-                                   RecordErrors)
+            # keyed by the record schema too: a policy with a schema extension loads the same files differently
+            records = self._cached(self._records, (id(policy.record_schema), case.records),
+                                   lambda: policy.load_records(list(case.records)), RecordErrors)
             if isinstance(records, RecordErrors):
                 return CaseResult(case, (f"record error:\n{records.message('en')}",), None, ())
         return run_case(case, policy, records)
