@@ -55,7 +55,8 @@ TEMPLATE_KEYS = ("params", "description", "rule")
 TEMPLATE_RULE_KEYS = tuple(k for k in RULE_KEYS if k not in ("id", "citation", "message"))
 # what an instance of a template writes: its own id, citation and message; the template's arguments;
 # and, replacing the template's, its strength or period
-INSTANCE_KEYS = ("id", "template", "args", "citation", "message", "description", "note", "strength", "per")
+INSTANCE_KEYS = ("id", "template", "args", "citation", "message", "description", "note", "strength", "per",
+                 "concept")
 PARAMETER_KEYS = ("value", "type", "unit", "description", "ambiguity", "choices", "effective", "source")
 
 
@@ -648,7 +649,7 @@ def json_schema() -> dict:
                 closed({"id": text, "template": text, "args": {"type": "object", "additionalProperties": expression},
                         "citation": rule_properties["citation"], "message": rule_properties["message"],
                         "description": text, "note": text, "strength": rule_properties["strength"],
-                        "per": text}, ("id", "template", "citation"))]}},
+                        "per": text, "concept": text}, ("id", "template", "citation"))]}},
             "not_encoded": {"type": "array", "items": closed({k: text for k in NOT_ENCODED_KEYS}, ("id", "reason"))},
         }, ("format", "jurisdiction", "title", "source", "rules")),
     }
