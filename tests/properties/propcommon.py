@@ -1,4 +1,5 @@
-"""Shared fixtures of the property tests: the bundled policies, loaded once."""
+"""Shared fixtures of the property tests: every bundled policy found in policies/ (discovered, never
+listed by name), loaded once."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import functools
 
 from policyengine import load_policy, resources
 
-CITY_POLICIES = ("liuzhou", "ruian", "suixian", "yueqing")
+
+def policy_names() -> tuple[str, ...]:
+    return tuple(resources.bundled_policy_names())
 
 
 @functools.cache
 def policies() -> dict:
-    return {name: load_policy(name) for name in resources.bundled_policy_names()}
+    return {name: load_policy(name) for name in policy_names()}
 
 
 def policy(name: str):

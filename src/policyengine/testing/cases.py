@@ -213,10 +213,13 @@ def default_paths() -> list[Path]:
     return [resources.policies_dir() / "tests"]
 
 
+HINTS_FILE = "scenarios.yaml"  # a policy's scenario hints and rule reach (testing/reach.py), not cases
+
+
 def case_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
-        files.extend(sorted(path.rglob("*.yaml")) if path.is_dir() else [path])
+        files.extend(sorted(p for p in path.rglob("*.yaml") if p.name != HINTS_FILE) if path.is_dir() else [path])
     return files
 
 

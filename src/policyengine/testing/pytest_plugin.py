@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policyengine.testing.cases import Case, CaseFileError, CaseRunner, load_case_file
+from policyengine.testing.cases import HINTS_FILE, Case, CaseFileError, CaseRunner, load_case_file
 
 _RUNNER = CaseRunner()  # one per session: each policy compiled once per parameter set
 
@@ -24,7 +24,7 @@ def pytest_addoption(parser):
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix != ".yaml":
+    if file_path.suffix != ".yaml" or file_path.name == HINTS_FILE:  # scenario hints, not cases
         return None
     folders = parent.config.getini(CASE_PATHS_INI)
     if folders:

@@ -381,12 +381,14 @@ def _enum_groups(vocab: Vocabulary) -> Mapping[str, tuple[tuple[str, ...], ...]]
 
 @st.composite
 def record_sets(draw, sizes: Sizes | None = None, vocab: Vocabulary | None = None,
-                years: Iterable[int] = YEARS) -> dict[str, list[dict]]:
+                years: Iterable[int] = YEARS, policy: str | None = None) -> dict[str, list[dict]]:
     """A valid, consistent record set as a raw mapping (collection → list of dicts): generic records,
     into which up to `sizes.scenarios` scenarios are mixed about half of the time; with `sizes.rosters`,
-    now and then a jurisdiction-wide roster alone."""
+    now and then a jurisdiction-wide roster alone. With `policy` (a bundled name or a policy file), the
+    vocabulary and the scenarios are that policy's only, so that what one policy's run draws does not
+    change when another policy is added."""
     sizes = sizes or Sizes()
-    vocab = vocab if vocab is not None else vocabulary()
+    vocab = vocab if vocab is not None else vocabulary([policy] if policy is not None else None)
     years = tuple(years)
     n_scenarios = draw(st.integers(1, sizes.scenarios)) if sizes.scenarios and draw(st.integers(0, 3)) else 0
     focus = draw(st.sampled_from(years[1:-1] or years))  # most dated things cluster near this year
@@ -755,11 +757,12 @@ def record_sets(draw, sizes: Sizes | None = None, vocab: Vocabulary | None = Non
               "expenses": expenses, "fund_pools": fund_pools, "assessments": assessments,
               "reports": reports, "awards": awards}
     if n_scenarios:
-        _merge(result, draw(scenarios(n_scenarios, years)))
-    if sizes.rosters and draw(st.integers(0, 5)) == 0:  # a roster alone (decided last: Hypothesis then
-        rnd = random.Random(draw(st.integers(0, 2 ** 32 - 1)))  # varies it as often as the rest)
-        scene = _Scene(rnd, "r")
-        ROSTERS[rnd.choice(sorted(ROSTERS))](scene, rnd.choice(YEARS[1:-1]))
+        _merge(result, draw(scenarios(n_scenarios, years, policy)))
+    rosters = sorted(n for n in ROSTERS if _of_policy(n, policy))
+    if sizes.rosters and rosters and draw(st.integers(0, 5)) == 0:  # a roster alone (decided last: Hypothesis
+        rnd = random.Random(draw(st.integers(0, 2 ** 32 - 1)))  # then varies it as often as the rest)
+        scene = _Scene(rnd, "r", policy)
+        ROSTERS[rnd.choice(rosters)](scene, rnd.choice(YEARS[1:-1]))
         if rnd.random() < 0.5:
             _FUNDING(scene, rnd.choice(YEARS[1:-1]))
         return scene.records
@@ -956,8 +959,8 @@ def _semesters(school_year: int) -> list[tuple[dt.date, dt.date]]:
 class _Scene:
     """Records of one scenario, with ids that cannot clash with the generic ones."""
 
-    def __init__(self, rnd, prefix: str):
-        self.rnd, self.prefix = rnd, prefix
+    def __init__(self, rnd, prefix: str, policy: str | None = None):
+        self.rnd, self.prefix, self.policy = rnd, prefix, policy
         self.records: dict[str, list[dict]] = {}
         self.counter = 0
 
@@ -1537,6 +1540,8 @@ def _funding(sc: _Scene, focus: int) -> None:
     rnd = sc.rnd
     floors = []
     for name, params in _policy_parameters().items():
+        if sc.policy is not None and params["__jurisdiction__"] != _jurisdiction(sc.policy):
+            continue
         code = params.get("city_code") or params.get("__jurisdiction__")
         purposes = [v for k, v in params.items() if "purpose" in k and isinstance(v, str)]
         for key, value in params.items():
@@ -1565,17 +1570,32 @@ def _merge(raw: dict[str, list[dict]], records: Mapping[str, list[dict]]) -> Non
         raw.setdefault(collection, []).extend(items)
 
 
+def _of_policy(scenario: str, policy: str | None) -> bool:
+    if policy is None:
+        return True
+    return scenario == "funding" or scenario.split("_")[0] == _jurisdiction(policy)
+
+
+@functools.cache
+def _jurisdiction(policy: str) -> str:
+    from policyengine.engine import load_policy
+
+    return load_policy(policy).jurisdiction
+
+
 @st.composite
-def scenarios(draw, count: int = 1, years: Iterable[int] = YEARS) -> dict[str, list[dict]]:
-    """Records of `count` scenarios (rule families built to be met, or missed by one)."""
+def scenarios(draw, count: int = 1, years: Iterable[int] = YEARS, policy: str | None = None) -> dict[str, list[dict]]:
+    """Records of `count` scenarios (rule families built to be met, or missed by one); with `policy`,
+    that policy's scenarios only."""
     years = tuple(years)
     rnd = random.Random(draw(st.integers(0, 2 ** 32 - 1)))
     raw: dict[str, list[dict]] = {}
+    names = [n for n in sorted(SCENARIOS) if _of_policy(n, policy) for _ in range(SCENARIO_WEIGHTS.get(n, 1))]
     for k in range(count):
-        name = draw(st.sampled_from([n for n in sorted(SCENARIOS) for _ in range(SCENARIO_WEIGHTS.get(n, 1))]))
+        name = draw(st.sampled_from(names))
         # mostly early years, so that most evaluation dates fall after the scenario's periods
         focus = draw(st.sampled_from([y for y in years if 2021 <= y <= 2023 for _ in range(2024 - y)] or years))
-        scene = _Scene(rnd, f"s{k}")
+        scene = _Scene(rnd, f"s{k}", policy)
         SCENARIOS[name](scene, focus)
         _merge(raw, scene.records)
     return raw

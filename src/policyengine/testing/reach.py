@@ -1,0 +1,166 @@
+"""Rule reach: do generated record sets drive each rule of a policy to each of its outcome sides?
+
+A seeded Hypothesis run draws record sets for one policy (its vocabulary and scenarios only, so that
+adding another policy changes nothing here), evaluates them on the drawn date and on a late date,
+and collects the outcome sides (testing.coverage.side) each rule reached. What a policy may leave
+unreached is data beside its tests, `policies/tests/<policy>/scenarios.yaml`:
+
+    reach:
+      min_share: 0.9            # rules reached on every side / encoded rules (default 0.9)
+      unreached:                # rule id → the sides not reached and why (each one a precise reason)
+        <rule id>: {sides: [pass], reason: "..."}
+
+`problems()` lists every disagreement: a side missed without a listed reason, a listed side that was
+reached after all (the list must stay exact), a listed rule the policy does not have, a share below
+the threshold. The run sets every Hypothesis setting it depends on (seed, derandomize=False, no
+database), so it draws the same examples in a checkout, an installed wheel and under CI=1.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import attrs
+import yaml
+
+from policyengine.engine import Policy, policy_path
+from policyengine.testing.cases import HINTS_FILE
+from policyengine.testing.coverage import SIDES, side
+
+SEED = 20210901
+LATE = dt.date(2026, 9, 1)  # after every period and due date of the policies' scenarios
+DEFAULT_MIN_SHARE = 0.9
+
+
+class HintsError(Exception):
+    """A scenarios.yaml is malformed (names the file and the key)."""
+
+
+@attrs.frozen
+class Expectation:
+    min_share: float = DEFAULT_MIN_SHARE
+    unreached: Mapping[str, tuple[tuple[str, ...], str]] = attrs.field(factory=dict)  # rule → (sides, reason)
+    source: str | None = None  # the file it was read from
+
+
+@attrs.frozen
+class Reach:
+    policy: str
+    rules: int
+    full: int  # rules reached on every side
+    missing: Mapping[str, tuple[str, ...]]  # rule id → sides not reached (only rules with some)
+
+    @property
+    def share(self) -> float:
+        return self.full / self.rules if self.rules else 1.0
+
+
+def tests_dir(policy: str | Path) -> Path:
+    """A policy's test folder: `<policy folder>/tests/<policy file stem>` (bundled or not)."""
+    path = policy_path(policy)
+    return path.parent / "tests" / path.stem
+
+
+def load_hints(policy: str | Path) -> dict[str, Any]:
+    """The policy's scenarios.yaml as a mapping ({} when it has none)."""
+    path = tests_dir(policy) / HINTS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise HintsError(f"{path}: {error}") from None
+    if not isinstance(data, dict):
+        raise HintsError(f"{path}: a mapping with `reach:` and/or `scenarios:` expected")
+    unknown = set(data) - {"reach", "scenarios", "rosters", "description"}
+    if unknown:
+        raise HintsError(f"{path}: unknown key(s) {sorted(unknown)}")
+    return {**data, "__file__": str(path)}
+
+
+def expectation(policy: str | Path) -> Expectation:
+    hints = load_hints(policy)
+    reach = hints.get("reach") or {}
+    where = hints.get("__file__")
+    if not isinstance(reach, dict) or set(reach) - {"min_share", "unreached"}:
+        raise HintsError(f"{where}: `reach:` takes min_share and unreached")
+    unreached = {}
+    for rule_id, item in (reach.get("unreached") or {}).items():
+        if not isinstance(item, dict) or set(item) != {"sides", "reason"} or not str(item["reason"]).strip():
+            raise HintsError(f"{where}: reach.unreached.{rule_id} needs `sides` and a `reason`")
+        unreached[str(rule_id)] = (tuple(item["sides"]), " ".join(str(item["reason"]).split()))
+    return Expectation(float(reach.get("min_share", DEFAULT_MIN_SHARE)), unreached, where)
+
+
+def drive(policy: Policy, strategy: Any, examples: int, seed_value: int = SEED) -> dict[str, set[str]]:
+    """Rule id → the outcome sides reached by `examples` record sets drawn from `strategy` (raw record
+    sets), each evaluated on the drawn evaluation date and on LATE."""
+    from hypothesis import HealthCheck, given, seed, settings
+
+    from policyengine.testing import strategies as pst
+
+    reached: dict[str, set[str]] = collections.defaultdict(set)
+
+    @seed(seed_value)
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False, print_blob=False,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy, pst.as_of_dates())
+    def run(raw, as_of):
+        records = policy.load_records(raw)
+        for when in sorted({as_of, LATE}):
+            for finding in policy.evaluate(records, when).findings:
+                reached_side = side(policy.rule_kinds[finding.rule][0], finding)
+                if reached_side:
+                    reached[finding.rule].add(reached_side)
+
+    run()
+    return reached
+
+
+def assess(policy: Policy, reached: Mapping[str, set[str]]) -> Reach:
+    missing = {}
+    for rule in policy.rules:
+        gaps = tuple(s for s in SIDES[rule.kind] if s not in reached.get(rule.id, ()))
+        if gaps:
+            missing[rule.id] = gaps
+    return Reach(policy.name, len(policy.rules), len(policy.rules) - len(missing), missing)
+
+
+def problems(reach: Reach, expected: Expectation, rule_ids: Any) -> list[str]:
+    found = []
+    for rule_id, sides in reach.missing.items():
+        listed = expected.unreached.get(rule_id, ((), ""))[0]
+        found += [f"{rule_id}: {s} not reached (no reason listed)" for s in sides if s not in listed]
+    for rule_id, (sides, _) in expected.unreached.items():
+        if rule_id not in rule_ids:
+            found.append(f"{rule_id}: listed as unreached but not a rule of {reach.policy}")
+            continue
+        found += [f"{rule_id}: {s} listed as unreached but reached (drop it from the list)"
+                  for s in sides if s not in reach.missing.get(rule_id, ())]
+    if reach.share < expected.min_share:
+        found.append(f"{reach.full}/{reach.rules} rules reached on every side ({reach.share:.1%}) "
+                     f"< the threshold {expected.min_share:.1%}")
+    return found
+
+
+def run_reach(policy: Policy, examples: int, strategy_for: Callable[[Policy], Any] | None = None,
+              seed_value: int = SEED) -> tuple[Reach, Expectation, list[str]]:
+    """Drive, assess and compare one policy with its expectation."""
+    from policyengine.testing import strategies as pst
+
+    strategy = strategy_for(policy) if strategy_for else pst.record_sets(policy=policy.path)
+    reach = assess(policy, drive(policy, strategy, examples, seed_value))
+    expected = expectation(policy.path)
+    return reach, expected, problems(reach, expected, {r.id for r in policy.rules})
+
+
+def render(reach: Reach, expected: Expectation) -> str:
+    lines = [f"{reach.policy}: {reach.full}/{reach.rules} rules reached on every side ({reach.share:.1%}, "
+             f"threshold {expected.min_share:.1%})"]
+    for rule_id, sides in reach.missing.items():
+        reason = expected.unreached.get(rule_id, ((), "NO REASON LISTED"))[1]
+        lines.append(f"  {rule_id}: {', '.join(sides)} — {reason}")
+    return "\n".join(lines)
