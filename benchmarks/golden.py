@@ -40,6 +40,7 @@ EXAMPLES = {
     "ruian": ("ruian.yaml",),
     "yueqing": ("yueqing.yaml", "yueqing-activities.yaml"),
     "suixian": ("suixian-annex.yaml", "suixian-fusion-b2.yaml", "suixian-nonconforming.yaml"),
+    "zhangdian": ("zhangdian.yaml",),
 }
 PROVINCE_COMMUNITIES = 8  # two per city: every rule meets a few subjects, the files stay small
 

@@ -415,7 +415,8 @@ def test_xlsx_export(tmp_path, capsys):
 
 
 EXAMPLES = {"liuzhou": ["liuzhou-annex.yaml", "liuzhou-activity.yaml"], "ruian": ["ruian.yaml"],
-            "suixian": ["suixian-annex.yaml"], "yueqing": ["yueqing.yaml", "yueqing-activities.yaml"]}
+            "suixian": ["suixian-annex.yaml"], "yueqing": ["yueqing.yaml", "yueqing-activities.yaml"],
+            "zhangdian": ["zhangdian.yaml"]}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -423,7 +424,7 @@ def test_every_finding_of_every_bundled_example_explains_in_both_languages(name)
     from policyengine.explain import explain, render
 
     policy = policyengine.load_policy(name)
-    records = load_records([ROOT / "examples" / f for f in EXAMPLES[name]])
+    records = policy.load_records([ROOT / "examples" / f for f in EXAMPLES[name]])  # with its schema extension
     report = policy.evaluate(records, dt.date(2024, 9, 1))
     for finding in report.findings:
         if finding.outcome == "not_applicable":
