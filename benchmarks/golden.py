@@ -41,6 +41,7 @@ EXAMPLES = {
     "yueqing": ("yueqing.yaml", "yueqing-activities.yaml"),
     "suixian": ("suixian-annex.yaml", "suixian-fusion-b2.yaml", "suixian-nonconforming.yaml"),
     "zhangdian": ("zhangdian.yaml",),
+    "wucheng": ("wucheng.yaml",),
 }
 PROVINCE_COMMUNITIES = 8  # two per city: every rule meets a few subjects, the files stay small
 

@@ -101,8 +101,13 @@ def test_the_fixture_loads_with_derived_ids():
 
 
 @pytest.mark.parametrize("policy_name", bundled_policy_names())
-def test_the_fixture_evaluates_under_every_policy(policy_name):
-    report = load_policy(policy_name).evaluate(FIXTURE, as_of=dt.date(2024, 9, 1))
+def test_the_fixture_evaluates_under_every_policy(policy_name, tmp_path):
+    # the fixture's records are Ruian's; each policy judges only its own jurisdiction (engine scope), so they are
+    # moved to the policy's city (a city without jurisdiction-wide rules would otherwise see nothing)
+    policy = load_policy(policy_name)
+    moved = tmp_path / "catalog_1_5.yaml"
+    moved.write_text(FIXTURE.read_text(encoding="utf-8").replace(": ruian", f": {policy.jurisdiction}"), encoding="utf-8")
+    report = policy.evaluate(moved, as_of=dt.date(2024, 9, 1))
     assert report.findings
     errors = [(f.rule, f.subject, f.values_dict) for f in report.findings if f.outcome == "error"]
     assert errors == []
