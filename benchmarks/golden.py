@@ -100,7 +100,25 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(diff[:40]))
         else:
             print(f"{file}: identical ({len(lines)} lines)")
+    if args.update:
+        update_readme_coverage()
     return 1 if different else 0
+
+
+def update_readme_coverage() -> None:
+    """Rewrite the README's source-coverage table (tests/test_weave.py checks it): a policy change
+    that moves a rule's quote, or a new policy, changes it together with the golden reports."""
+    from policyengine import resources
+    from policyengine.weave import COVERAGE_HEADER, coverage_row, weave
+
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    table = "\n".join([COVERAGE_HEADER, *(coverage_row(weave(name, ROOT / "sources"))
+                                         for name in resources.bundled_policy_names())])
+    start = text.index(COVERAGE_HEADER.splitlines()[0])
+    end = text.find("\n\n", start)
+    readme.write_text(text[:start] + table + text[end:], encoding="utf-8")
+    print("rewrote the README's source-coverage table")
 
 
 if __name__ == "__main__":

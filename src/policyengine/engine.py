@@ -53,6 +53,7 @@ class Policy:
     libraries: tuple[str, ...] = ()  # the library files imported, directly or not
     record_schema: RecordSchema = attrs.field(factory=load_record_schema, repr=False)  # core + extension
     jurisdiction_aliases: tuple[str, ...] = ()  # other `city` values that mark this jurisdiction's records
+    declarations: tuple = attrs.field(default=(), repr=False)  # every RuleDecl, template instances expanded
 
     @property
     def scope(self) -> Scope:
@@ -193,7 +194,8 @@ def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
         rules=result.rules,
         rule_kinds=types.MappingProxyType({d.id: (d.kind, d.strength) for d in result.decls}),
         not_encoded=tuple((x.id, x.reason) for x in m.not_encoded), warnings=warnings,
-        libraries=result.libraries, record_schema=record_schema, jurisdiction_aliases=m.jurisdiction_aliases)
+        libraries=result.libraries, record_schema=record_schema, jurisdiction_aliases=m.jurisdiction_aliases,
+        declarations=result.decls)
 
 
 # ---------------------------------------------------------------------------------------- expressions

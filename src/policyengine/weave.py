@@ -232,7 +232,7 @@ def weave(policy_name: str, sources: Path) -> Weave:
     declarations = {p.name: p for p in model.parameters}
     compiled = {r.id: r for r in policy.rules}
     rules = []
-    for decl in model.rules:
+    for decl in policy.declarations:  # template instances expanded, in file order
         used = compiled[decl.id].parameters if decl.id in compiled else ()
         parameters = tuple((name, _plain(value), declarations[name].ambiguity if name in declarations else None,
                             declarations[name].choices if name in declarations else None) for name, value in used)
