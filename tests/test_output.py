@@ -108,8 +108,9 @@ def test_explain_without_subject_lists_every_finding_that_is_not_a_pass(capsys):
     violation = next(e for e in data["explanations"] if e["outcome"] == "violation")
     require = next(c for c in violation["conditions"] if c["part"] == "require")
     assert require["holds"] is False and require["reads"] == {"min_regular_meetings": 1}
-    ambiguity = next(p for p in violation["parameters"] if p["name"] == "min_regular_meetings")["ambiguity"]
-    assert "read as at least one per semester" in ambiguity
+    # no frequency in 「建立…例会制度」: existence is the default, a per-semester minimum the opt-in (#16)
+    ambiguity = next(p for p in violation["parameters"] if p["name"] == "annex1_frequency")["ambiguity"]
+    assert "no frequency → existence" in ambiguity
 
 
 def test_explain_unknown_rule_is_a_usage_error(capsys):
