@@ -42,6 +42,7 @@ EXAMPLES = {
     "suixian": ("suixian-annex.yaml", "suixian-fusion-b2.yaml", "suixian-nonconforming.yaml"),
     "zhangdian": ("zhangdian.yaml",),
     "wucheng": ("wucheng.yaml",),
+    "linzi": ("linzi.yaml",),
 }
 PROVINCE_COMMUNITIES = 8  # two per city: every rule meets a few subjects, the files stay small
 

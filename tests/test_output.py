@@ -417,7 +417,7 @@ def test_xlsx_export(tmp_path, capsys):
 
 EXAMPLES = {"liuzhou": ["liuzhou-annex.yaml", "liuzhou-activity.yaml"], "ruian": ["ruian.yaml"],
             "suixian": ["suixian-annex.yaml"], "yueqing": ["yueqing.yaml", "yueqing-activities.yaml"],
-            "zhangdian": ["zhangdian.yaml"]}
+            "zhangdian": ["zhangdian.yaml"], "linzi": ["linzi.yaml"]}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
