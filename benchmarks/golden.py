@@ -43,6 +43,7 @@ EXAMPLES = {
     "zhangdian": ("zhangdian.yaml",),
     "wucheng": ("wucheng.yaml",),
     "linzi": ("linzi.yaml",),
+    "libo": ("libo.yaml",),
 }
 PROVINCE_COMMUNITIES = 8  # two per city: every rule meets a few subjects, the files stay small
 

@@ -417,7 +417,8 @@ def test_xlsx_export(tmp_path, capsys):
 
 EXAMPLES = {"liuzhou": ["liuzhou-annex.yaml", "liuzhou-activity.yaml"], "ruian": ["ruian.yaml"],
             "suixian": ["suixian-annex.yaml"], "yueqing": ["yueqing.yaml", "yueqing-activities.yaml"],
-            "zhangdian": ["zhangdian.yaml"], "linzi": ["linzi.yaml"]}
+            "zhangdian": ["zhangdian.yaml"], "linzi": ["linzi.yaml"],
+            "wucheng": ["wucheng.yaml"], "libo": ["libo.yaml"]}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
