@@ -11,7 +11,8 @@ reported, never followed.
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Callable, Mapping
 
 import attrs
 
@@ -277,6 +278,7 @@ class Checker:
         if isinstance(target.type, t.ListType):
             if key.type != t.NUMBER:
                 self.error("PE305", node.key, name="[]", expected=t.NUMBER, actual=key.type)
+            self._whole_constant(key, node.key, "[]", negative=False)
             return ir.Lookup(target.type.element, node.span, target, key, label, True)
         self.error("PE306", node.target, actual=target.type)
 
@@ -363,7 +365,18 @@ class Checker:
         if problem is not None:
             code, details = problem
             self.error(code, node, name=node.function, **details)
+        for position in WHOLE_ARGUMENTS.get(node.function, ()):
+            self._whole_constant(args[position], node.args[position], node.function, negative=True)
         return ir.Builtin(result, node.span, node.function, args)
+
+    def _whole_constant(self, checked: ir.IR, node: n.Node, name: str, negative: bool) -> None:
+        """A written number where a whole one is needed (round's digits, date's parts, a list index):
+        1.5 is an error here (PE310), never truncated; so is a negative index. Computed values are
+        checked when evaluated (runtime.whole, runtime.index)."""
+        value = _constant_number(checked)
+        if value is not None and (value != int(value) or not negative and value < 0):
+            self.error("PE310", node, name=name, value=value, expected_zh="非负整数" if not negative else "整数",
+                       expected_en="a whole number ≥ 0" if not negative else "a whole number")
 
     def _argument(self, function: str, position: int, node: n.Node, local) -> ir.IR:
         if function == "round" and position == 2 and isinstance(node, n.Name):
@@ -501,3 +514,17 @@ def _label(value: ir.IR) -> str:
     if isinstance(value, (ir.Var, ir.Global)):
         return getattr(value, "ident", None) or getattr(value, "name", "")
     return "value"
+
+
+# built-in arguments that must be whole numbers (checked when written as constants)
+WHOLE_ARGUMENTS = {"round": (1,), "date": (0, 1, 2)}
+
+
+def _constant_number(node: ir.IR) -> Any:
+    """The value of a written number (`1.5`, `-1`), or None."""
+    if isinstance(node, ir.Neg):
+        inner = _constant_number(node.operand)
+        return -inner if inner is not None else None
+    if isinstance(node, ir.Const) and type(node.value) in (int, Decimal):
+        return node.value
+    return None

@@ -105,7 +105,9 @@ class _Generator:
     def _lookup(self, node: ir.Lookup, iterable: bool) -> str:
         label = self.constant(node.label)
         target, key = self.emit(node.target), self.emit(node.key)
-        if iterable or node.on_list:
+        if node.on_list:
+            return f"_rt.index({target}, {key}, {label})"
+        if iterable:
             return f"_rt.lookup({target}, {key}, {label})"
         # inline: one dict.get; a miss calls _rt.lookup again, which raises Absent naming the key
         mapping, k, value, missing = self.temp(), self.temp(), self.temp(), self.constant(_MISSING)
@@ -116,7 +118,9 @@ class _Generator:
     def _op(self, node: ir.Op, iterable: bool) -> str:
         left, right = self.emit(node.left), self.emit(node.right)
         if node.op == "div":
-            return f"_rt.divide({left}, {right})"
+            return f"_rt.divide_money({left}, {right})" if node.type == t.MONEY else f"_rt.divide({left}, {right})"
+        if node.type == t.MONEY and node.op in _MONEY_OPS:  # exact, never rounded (runtime.MONEY_CONTEXT)
+            return f"{self.constant(_MONEY_OPS[node.op])}({left}, {right})"
         if node.op == "date_add":
             return f"_rt.add_duration({left}, {right})"
         if node.op == "date_sub":
@@ -135,6 +139,8 @@ class _Generator:
         return f"(not {self.emit(node.operand)})"
 
     def _neg(self, node: ir.Neg, iterable: bool) -> str:
+        if node.type == t.MONEY:
+            return f"{self.constant(runtime.money_neg)}({self.emit(node.operand)})"
         return f"(-{self.emit(node.operand)})"
 
     def _between(self, node: ir.Between, iterable: bool) -> str:
@@ -158,8 +164,10 @@ class _Generator:
                 return f"{node.function}({', '.join(args)})"
             helper = "minimum" if node.function == "min" else "maximum"
             return f"_rt.{helper}({args[0]}, {self.constant(node.function + '(…)')})"
-        implementation = self.constant(FUNCTIONS[node.function][1])
-        return f"{implementation}({', '.join(args)})"
+        implementation = FUNCTIONS[node.function][1]
+        if node.type == t.MONEY and node.function in _MONEY_BUILTINS:
+            implementation = _MONEY_BUILTINS[node.function]
+        return f"{self.constant(implementation)}({', '.join(args)})"
 
     def _has(self, node: ir.Has, iterable: bool) -> str:
         operand = node.operand
@@ -179,9 +187,10 @@ class _Generator:
         f = node.function
         if f == "count":
             return f"len({source})" if not condition else f"len([None {loop}])"
+        if f == "sum" and node.type == t.MONEY:
+            return f"{self.constant(runtime.money_sum)}([{element} {loop}])"
         if f == "sum":
-            zero = self.constant(Decimal(0)) if node.type == t.MONEY else "0"
-            return f"sum([{element} {loop}], {zero})"
+            return f"sum([{element} {loop}], 0)"
         if f in ("all", "any"):
             return f"{f}({element} {loop})"
         if f in ("min", "max", "first"):
@@ -256,9 +265,9 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     `own_decimal_context`: the function itself runs its decimal arithmetic in
     `runtime.DECIMAL_CONTEXT`, whatever the caller's context (for functions called directly, as
     `compile_expression`'s are; the evaluator sets the context once for a whole evaluation). Only
-    an expression whose result can depend on the context (`+ - *`, negation, `sum`, `abs`,
-    `allocate`) pays for the switch, and not when the caller's context has the same precision and
-    rounding (then `+ - *` give the same results; exponent limits are far beyond any amount)."""
+    an expression whose result can depend on the context (`+ - *`, negation, `sum`, `abs`) pays for
+    the switch, and not when the thread already runs in that very context. A caller's context that
+    merely looks alike is not enough: its traps (Inexact, or no Overflow) would change the outcome."""
     scanning = hoist.scans(node, functions or {})
     if hoisting and "_g" in parameters and scanning:  # a rule or definition function: its subject-independent scans run once
         node = hoist.rewrite(node, functions or {})
@@ -271,9 +280,8 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
         source = (f"def _make({closure}):\n"
                   f"    def {function_name}({arguments}):\n"
                   f"        _saved = _getcontext()\n"
-                  f"        if _saved is _context or (_saved.prec == {runtime.DECIMAL_CONTEXT.prec} "
-                  f"and _saved.rounding == {runtime.DECIMAL_CONTEXT.rounding!r}):\n"
-                  f"            return {body}  # the same results as in _context: no switch needed\n"
+                  f"        if _saved is _context:\n"
+                  f"            return {body}  # already in the engine's context: no switch needed\n"
                   f"        _setcontext(_context)\n"
                   f"        try:\n"
                   f"            return {body}\n"
@@ -362,13 +370,15 @@ def _absent(what: str):
 
 
 _MISSING = object()  # a map key that is not there (map values are never this object)
-_CONTEXT_BUILTINS = frozenset({"sum", "abs", "allocate"})
+_MONEY_OPS = {"add": runtime.money_add, "sub": runtime.money_sub, "mul": runtime.money_mul}
+_MONEY_BUILTINS = {"sum": runtime.money_sum, "abs": runtime.money_abs}
+_CONTEXT_BUILTINS = frozenset({"sum", "abs"})
 
 
 def _depends_on_decimal_context(node: ir.IR) -> bool:
     """Whether evaluating `node` may round in the thread's decimal context: Decimal `+ - *`,
-    negation, sums, abs and allocate do; comparisons, division and round (explicit context),
-    ceil/floor and the other built-ins do not."""
+    negation, sums and abs do; comparisons, division, round and allocate (explicit contexts or
+    integer arithmetic), ceil/floor and the other built-ins do not."""
     if isinstance(node, ir.Op) and node.op in ("add", "sub", "mul") or isinstance(node, ir.Neg):
         return True
     if isinstance(node, ir.Comprehension) and node.function == "sum":

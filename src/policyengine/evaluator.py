@@ -266,11 +266,11 @@ def _amount(rule: CompiledRule, args: tuple, values: dict) -> Decimal:
         return Decimal("0.00") if rule.amount_is_money else Decimal(0)
     amount = Decimal(rule.amount(*args))
     if rule.amount_is_money:
-        if amount != amount.quantize(runtime.FEN, context=runtime.DECIMAL_CONTEXT):
+        if amount != amount.quantize(runtime.FEN, context=runtime.MONEY_CONTEXT):
             raise runtime.EvaluationError(
                 f"金额 {amount} 不是精确到分的数；请用 round(x, 2, mode) 声明舍入 / "
                 f"amount {amount} is not exact to the fen: declare rounding with round(x, 2, mode)", "EV108")
-        amount = amount.quantize(runtime.FEN)
+        amount = amount.quantize(runtime.FEN, context=runtime.MONEY_CONTEXT)
     return amount
 
 
@@ -294,6 +294,7 @@ def error_code(error: BaseException) -> str:
 
 
 _ERROR_CODES = ((runtime.Absent, "EV112"), (ZeroDivisionError, "EV101"), (decimal.DivisionByZero, "EV101"), (decimal.Overflow, "EV104"),
+                (decimal.Underflow, "EV104"), (decimal.Subnormal, "EV104"),
                 (OverflowError, "EV104"), (decimal.InvalidOperation, "EV106"), (IndexError, "EV103"),
                 (RecursionError, "EV107"), (MemoryError, "EV110"), (ValueError, "EV102"))
 

@@ -126,8 +126,10 @@ def _allocate(types):
         return None, problem
     if types[0] != t.MONEY:
         return _wrong(0, "money", types[0])
-    if not (isinstance(types[1], t.MapType) and t.is_stringlike(types[1].key) and types[1].value in NUMERIC):
-        return _wrong(1, "map<string, number|money>", types[1])
+    weights = types[1]
+    equal = isinstance(weights, t.ListType) and (t.is_stringlike(weights.element) or weights.element == t.ANY)
+    if not equal and not (isinstance(weights, t.MapType) and t.is_stringlike(weights.key) and weights.value in NUMERIC):
+        return _wrong(1, "map<string, number|money> | list<string>", types[1])
     return t.map_of(t.STRING, t.MONEY), None
 
 
@@ -157,6 +159,14 @@ def _overlaps(types):
     return t.BOOL, None
 
 
+def _date(year, month, day) -> dt.date:
+    try:
+        return dt.date(runtime.whole(year, "date(y, m, d): y"), runtime.whole(month, "date(y, m, d): m"),
+                       runtime.whole(day, "date(y, m, d): d"))
+    except (ValueError, OverflowError) as error:  # date(2023, 2, 30), a year beyond 9999
+        raise runtime.EvaluationError(f"date({year}, {month}, {day}): {error}", "EV102") from None
+
+
 S = (t.STRING,)
 # name → (signature, implementation). Implementations receive evaluated arguments.
 FUNCTIONS: dict[str, tuple[Signature, Callable]] = {
@@ -179,7 +189,7 @@ FUNCTIONS: dict[str, tuple[Signature, Callable]] = {
     "months_between": (_fixed(t.NUMBER, (t.DATE,), (t.DATE,)), runtime.months_between),
     "days_between": (_fixed(t.NUMBER, (t.DATE,), (t.DATE,)), runtime.days_between),
     "overlaps": (_overlaps, runtime.overlaps),
-    "date": (_fixed(t.DATE, (t.NUMBER,), (t.NUMBER,), (t.NUMBER,)), lambda y, m, d: dt.date(y, m, d)),
+    "date": (_fixed(t.DATE, (t.NUMBER,), (t.NUMBER,), (t.NUMBER,)), _date),
     "len": (_length, len),
     "contains": (_fixed(t.BOOL, S, S), lambda s, sub: sub in s),
     "startswith": (_fixed(t.BOOL, S, S), lambda s, p: s.startswith(p)),

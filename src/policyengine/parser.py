@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from decimal import Decimal
+import re
+import unicodedata
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 import lark
@@ -19,6 +21,8 @@ from policyengine import resources
 from policyengine.diagnostics import Diagnostic
 from policyengine.runtime import Duration
 from policyengine.source import Scalar, SourceFile
+
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # scaling a literal never rounds it
 
 MAX_DEPTH = 64
 MAX_LENGTH = 4000
@@ -74,7 +78,11 @@ def _depth(tree: Any) -> int:
 def _syntax_diagnostic(error: lark.UnexpectedInput, scalar: Scalar) -> Diagnostic:
     position = getattr(error, "pos_in_stream", None) or 0
     if isinstance(error, lark.UnexpectedCharacters):
-        return Diagnostic("PE102", scalar.span_at(position), {"char": repr(scalar.text[position])})
+        char = scalar.text[position]
+        ascii_form = _ascii_form(char)
+        if ascii_form is not None:
+            return Diagnostic("PE105", scalar.span_at(position), {"char": repr(char), "ascii": ascii_form})
+        return Diagnostic("PE102", scalar.span_at(position), {"char": repr(char)})
     expected = ", ".join(sorted(_TOKEN_NAMES.get(t, t.strip('"').lower()) for t in
                                 (getattr(error, "expected", None) or getattr(error, "accepts", None) or []))[:8])
     if isinstance(error, lark.UnexpectedEOF) or getattr(error, "token", None) is not None and error.token.type == "$END":
@@ -83,6 +91,16 @@ def _syntax_diagnostic(error: lark.UnexpectedInput, scalar: Scalar) -> Diagnosti
     token = error.token
     return Diagnostic("PE101", scalar.span_at(token.start_pos, token.end_pos),
                       {"token": repr(str(token)), "expected": expected})
+
+
+def _ascii_form(char: str) -> str | None:
+    """The ASCII character a fullwidth one (１, ＋, （) or another script's digit (٣) stands for, or None."""
+    if char.isascii():
+        return None
+    if char.isdigit():
+        return str(unicodedata.digit(char, "")) or None
+    folded = unicodedata.normalize("NFKC", char)
+    return folded if len(folded) == 1 and folded.isascii() and folded.isprintable() else None
 
 
 @v_args(meta=True, inline=True)
@@ -103,13 +121,13 @@ class _ToAst(Transformer):
         return n.Literal(self._span(meta), _number(token), "number")
 
     def percent_lit(self, meta, token):
-        return n.Literal(self._span(meta), Decimal(str(token)).scaleb(-2), "number")
+        return n.Literal(self._span(meta), Decimal(str(token)).scaleb(-2, _EXACT), "number")
 
     def money_lit(self, meta, token, _unit):
         return n.Literal(self._span(meta), Decimal(str(token)), "money")
 
     def wan_money_lit(self, meta, token, _unit):
-        return n.Literal(self._span(meta), Decimal(str(token)) * 10000, "money")
+        return n.Literal(self._span(meta), _EXACT.multiply(Decimal(str(token)), 10000), "money")  # exact, any digits
 
     def duration_lit(self, meta, token, unit):
         count = _number(token)
@@ -127,7 +145,10 @@ class _ToAst(Transformer):
         return n.Literal(self._span(meta), value, "date")
 
     def string_lit(self, meta, token):
-        return n.Literal(self._span(meta), _unquote(str(token)), "string")
+        value = _unquote(str(token))
+        if value is None:
+            return _invalid_literal(self._span(meta), str(token))
+        return n.Literal(self._span(meta), value, "string")
 
     def true_lit(self, meta):
         return n.Literal(self._span(meta), True, "bool")
@@ -203,18 +224,29 @@ def _number(token: Token) -> int | Decimal:
     return Decimal(text) if "." in text else int(text)
 
 
-def _unquote(text: str) -> str:
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+
+
+def _unquote(text: str) -> str | None:
+    """The value of a string literal: escapes \\n \\t \\\\ \\" \\' and \\uXXXX (four hex digits, not a
+    surrogate); None for any other escape (\\u12, \\x41, \\q), which the checker reports as PE308."""
     body = text[1:-1]
     if "\\" not in body:
         return body
     out, i = [], 0
     while i < len(body):
         ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
-            i += 2
-        else:
+        if ch != "\\":
             out.append(ch)
             i += 1
+            continue
+        nxt = body[i + 1] if i + 1 < len(body) else ""
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+        elif nxt == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", body[i + 2:i + 6]) and not 0xD800 <= int(body[i + 2:i + 6], 16) <= 0xDFFF:
+            out.append(chr(int(body[i + 2:i + 6], 16)))
+            i += 6
+        else:
+            return None
     return "".join(out)

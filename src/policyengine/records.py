@@ -51,6 +51,7 @@ TOO_DEEP = recordio.TOO_DEEP                        # RE113
 ALIAS_EXPANSION = recordio.ALIAS_EXPANSION          # RE114
 NUMBER_OUT_OF_RANGE = recordio.NUMBER_OUT_OF_RANGE  # RE115
 UNSUPPORTED_FORMAT = recordio.UNSUPPORTED_FORMAT    # RE116
+NOT_TO_THE_FEN = "RE119"
 
 CODES = {
     MISSING_FIELD: "missing required field",
@@ -71,6 +72,7 @@ CODES = {
     UNSUPPORTED_FORMAT: "an input format that is not supported",
     "RE117": "a spreadsheet number with more than 15 significant digits (enter it as text)",
     "RE118": "a sheet or CSV file that names no collection or nested list",
+    NOT_TO_THE_FEN: "an amount of money that is not exact to the fen (4037.655)",
 }
 _LOCATED_IN_MESSAGE = {UNREADABLE_FILE, DUPLICATE_KEY, FILE_TOO_LARGE, TOO_DEEP, ALIAS_EXPANSION, UNSUPPORTED_FORMAT,
                        "RE117", "RE118"}
@@ -563,7 +565,21 @@ def _to_number(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
 
 def _to_money(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:
     number = _to_decimal(value)
-    return _in_range(number, value, path, ctx) if number is not None else _wrong_type(spec, value, path, ctx)
+    if number is None:
+        return _wrong_type(spec, value, path, ctx)
+    checked = _in_range(number, value, path, ctx)
+    if checked is number and not _to_the_fen(number):
+        # every rule that splits, sums or pays money needs it exact to the fen: never rounded silently
+        return ctx.error(NOT_TO_THE_FEN, path, f"{path}：金额 {_short(value)} 不是精确到分的数（最多两位小数）",
+                         f"{path}: the amount {_short(value)} is not exact to the fen (at most two decimals)")
+    return checked
+
+
+def _to_the_fen(number: Decimal) -> bool:
+    """Whether an amount is a whole number of fen: digits beyond the second decimal are all 0."""
+    sign, digits, exponent = number.as_tuple()
+    beyond = -2 - exponent
+    return beyond <= 0 or not any(digits[-beyond:])
 
 
 def _to_int(spec: ValueSpec, value: Any, path: str, ctx: _Context) -> Any:

@@ -9,17 +9,44 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
-from decimal import (ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP,
-                     Context, Decimal, DivisionByZero, InvalidOperation)
+from decimal import (MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN,
+                     ROUND_HALF_UP, ROUND_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow,
+                     Subnormal, Underflow)
 from typing import Any, Iterable, Mapping
 
 import attrs
 
 # All arithmetic runs in this context, never in whatever context the caller has set, so results
-# do not depend on the caller's decimal settings. 28 significant digits with half-even rounding
-# (Python's own defaults, declared here) are far beyond any yuan amount; because they equal the
-# defaults, code called from a caller with default settings needs no context switch (compiler.py).
-DECIMAL_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[DivisionByZero, InvalidOperation])
+# do not depend on the caller's decimal settings (compiler.py switches to it in compile_expression's
+# functions, the evaluator for a whole evaluation). 28 significant digits with half-even rounding are
+# far beyond any yuan amount. Exact or error: a result too large (Overflow, never "Infinity"), too
+# small to be represented (Underflow, Subnormal: never a silent 0) or undefined (InvalidOperation)
+# raises, and the finding is an `error`; Inexact is not trapped, because 1 / 3 must round.
+DECIMAL_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999, capitals=1, clamp=0,
+                          flags=[], traps=[DivisionByZero, InvalidOperation, Overflow, Underflow, Subnormal])
+# Money arithmetic is exact: + - × by a number, negation, abs and sums of money never round (a total of
+# 30 significant digits stays exact), with the same exponent limits and traps. Only division rounds
+# (money / number: 28 significant digits, and an error when those do not reach the fen).
+MONEY_CONTEXT = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999, capitals=1, clamp=0,
+                        flags=[], traps=[DivisionByZero, InvalidOperation, Overflow, Underflow, Subnormal])
+# For exact operations on numbers of any size (allocate's parts): no rounding can happen in it.
+_UNBOUNDED = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
+money_add = MONEY_CONTEXT.add
+money_sub = MONEY_CONTEXT.subtract
+money_mul = MONEY_CONTEXT.multiply
+money_neg = MONEY_CONTEXT.minus
+money_abs = MONEY_CONTEXT.abs
+_ZERO_YUAN = Decimal(0)
+
+
+def money_sum(amounts: Iterable[Any]) -> Decimal:
+    """The exact sum of amounts (0 when there are none)."""
+    total = _ZERO_YUAN
+    for amount in amounts:
+        total = money_add(total, amount)
+    return total
+
+
 FEN = Decimal("0.01")
 ROUNDING_MODES = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN,
                   "up": ROUND_UP, "ceiling": ROUND_CEILING, "floor": ROUND_FLOOR}
@@ -155,9 +182,31 @@ def divide(a: Any, b: Any) -> Decimal:
     return DECIMAL_CONTEXT.divide(Decimal(a), Decimal(b))
 
 
+def divide_money(a: Any, b: Any) -> Decimal:
+    """money / number: 28 significant digits, like any quotient, as long as they reach below the fen;
+    a larger quotient (10^26 yuan and more) keeps 28 digits after the point instead, so that no
+    amount is ever rounded at or above the fen."""
+    quotient = divide(a, b)
+    if quotient.as_tuple().exponent <= -2:
+        return quotient
+    wide = DECIMAL_CONTEXT.copy()
+    wide.prec = quotient.adjusted() + 1 + DECIMAL_CONTEXT.prec
+    return wide.divide(Decimal(a), Decimal(b))
+
+
 def round_to(x: Any, digits: Any, mode: str) -> Decimal:
-    return Decimal(x).quantize(Decimal(1).scaleb(-int(digits)), rounding=ROUNDING_MODES[mode],
-                               context=DECIMAL_CONTEXT)
+    exponent = Decimal(1).scaleb(-whole(digits, "round(x, digits, mode): digits"), context=DECIMAL_CONTEXT)
+    # in the money context: an exact amount of any size rounds to the fen (28 digits would refuse it)
+    return Decimal(x).quantize(exponent, rounding=ROUNDING_MODES[mode], context=MONEY_CONTEXT)
+
+
+def whole(value: Any, what: str) -> int:
+    """An integer argument as an int; a number with a fraction (1.5) is an error, never truncated."""
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise EvaluationError(f"{what} must be a whole number, got {value}", "EV102")
 
 
 def ceil(x: Any) -> int:
@@ -168,27 +217,61 @@ def floor(x: Any) -> int:
     return math.floor(x)
 
 
-def allocate(total: Decimal, weights: Mapping[str, Any]) -> dict[str, Decimal]:
-    """Split `total` in proportion to `weights`, to the fen, conserving the total exactly.
+def allocate(total: Decimal, weights: Mapping[str, Any] | Iterable[str]) -> dict[str, Decimal]:
+    """Split `total` in proportion to `weights` (a list of keys: equal weights), to the fen, conserving
+    the total exactly, for weights of any sign and numbers of any size.
 
-    Each part is first rounded down to the fen (towards zero); the fen left over go one each to the
-    largest remainders, ties to the smaller key. Negative totals are split as -(split of |total|).
+    Integer arithmetic throughout: |total| in fen times each weight over the weight sum, each part
+    rounded down (floor), and the fen left over (fewer than the number of keys) go one each to the
+    largest remainders, ties to the smaller key. A negative total is split as -(split of |total|);
+    weights summing below zero split as their negations (the proportions are the same). Errors: a
+    total not exact to the fen (round it first, declaring how), weights summing to zero, a key listed
+    twice; no keys at all is absent.
     """
-    keys = sorted(weights)
-    weight_sum = sum((Decimal(weights[k]) for k in keys), Decimal(0))
+    if isinstance(weights, Mapping):
+        keys = sorted(weights)
+        values = [weights[k] for k in keys]
+    else:
+        listed = list(weights)
+        keys = sorted(set(listed))
+        if len(keys) != len(listed):
+            twice = sorted(k for k in keys if listed.count(k) > 1)
+            raise EvaluationError(f"allocate: key {twice[0]} is listed twice", "EV102")
+        values = [1] * len(keys)
     if not keys:
         raise Absent("allocate: no weights")
-    if weight_sum <= 0:
-        raise EvaluationError("allocate: the weights sum to zero or less", "EV109")
-    sign = -1 if total < 0 else 1
-    cents = int((abs(Decimal(total)) / FEN).to_integral_value(rounding=ROUND_HALF_UP))
-    exact = {k: DECIMAL_CONTEXT.divide(Decimal(weights[k]) * cents, weight_sum) for k in keys}
-    parts = {k: int(exact[k]) for k in keys}
-    left = cents - sum(parts.values())
-    by_remainder = sorted(keys, key=lambda k: (-(exact[k] - parts[k]), k))
-    for k in by_remainder[:left]:
-        parts[k] += 1
-    return {k: sign * parts[k] * FEN for k in keys}
+    cents = fen_count(total, "allocate: the total")
+    ratios = [Decimal(w).as_integer_ratio() for w in values]
+    common = math.lcm(*(d for _, d in ratios))
+    scaled = [n * (common // d) for n, d in ratios]
+    weight_sum = sum(scaled)
+    if weight_sum == 0:
+        raise EvaluationError("allocate: the weights sum to zero", "EV109")
+    if weight_sum < 0:
+        scaled, weight_sum = [-w for w in scaled], -weight_sum
+    size = abs(cents)
+    shares = [divmod(size * w, weight_sum) for w in scaled]  # floor division: remainders in [0, weight_sum)
+    parts = [q for q, _ in shares]
+    left = size - sum(parts)  # 0 <= left < len(keys), since the remainders sum to left × weight_sum
+    by_remainder = sorted(range(len(keys)), key=lambda i: (-shares[i][1], keys[i]))
+    for i in by_remainder[:left]:
+        parts[i] += 1
+    sign = -1 if cents < 0 else 1
+    return {k: fen(sign * part) for k, part in zip(keys, parts)}
+
+
+def fen_count(amount: Any, what: str) -> int:
+    """An amount in whole fen (any size, exactly); an amount not exact to the fen is an error."""
+    numerator, denominator = Decimal(amount).as_integer_ratio()
+    cents, rest = divmod(numerator * 100, denominator)
+    if rest:
+        raise EvaluationError(f"{what} {amount} is not exact to the fen: declare its rounding with round(x, 2, mode)", "EV108")
+    return cents
+
+
+def fen(cents: int) -> Decimal:
+    """`cents` fen as yuan, exactly (no context rounds a 30-digit amount)."""
+    return Decimal(cents).scaleb(-2, context=_UNBOUNDED)
 
 
 def require_present(value: Any, what: str) -> Any:
@@ -202,6 +285,16 @@ def lookup(mapping: Mapping, key: Any, what: str) -> Any:
         return mapping[key]
     except KeyError:
         raise Absent(f"{what}[{key}]") from None
+
+
+def index(items: Any, position: Any, what: str) -> Any:
+    """items[position] of a list: a position outside 0 … len-1 (a negative one included: never counted
+    from the end) or with a fraction is an error, not absent data."""
+    i = whole(position, f"{what}: the index")
+    if not 0 <= i < len(items):
+        raise EvaluationError(f"{what}: index {position} is outside 0 … {len(items) - 1}"
+                              if items else f"{what}: index {position} of an empty list", "EV103")
+    return items[i]
 
 
 def first(items: Iterable[Any], what: str) -> Any:
