@@ -98,8 +98,11 @@ def test_an_overflowing_or_underflowing_rule_is_an_error_finding(tmp_path):
     report = policy.evaluate(load_records(COMMUNITY), as_of=dt.date(2024, 1, 1))
     outcomes = {f.rule: (f.outcome, f.amount) for f in report.findings}
     assert outcomes == {"t.big": ("error", None), "t.tiny": ("error", None), "t.fine": ("pass", None)}  # 0.1^256
-    errors = {f.rule: str(f.values_dict["error"]) for f in report.findings if f.outcome == "error"}
-    assert "Overflow" in errors["t.big"] and "Underflow" in errors["t.tiny"]
+    errors = {f.rule: (f.values_dict["error_code"], f.values_dict["error_at"]) for f in report.findings
+              if f.outcome == "error"}
+    path = str(tmp_path / "p.yaml")
+    # the failing part is the multiplication inside sq1 (line 6: `expr: "x * x"`, the `*` at column 53)
+    assert errors == {"t.big": ("EV104", f"{path}:6:53"), "t.tiny": ("EV104", f"{path}:6:53")}
 
 
 # ------------------------------------------------------------------------- money never rounds
