@@ -231,6 +231,28 @@ def test_every_concept_of_the_catalog_is_shared_by_at_least_two_policies():
     assert concepts["funding.annual_budget_floor"] == {"ruian", "yueqing"}
 
 
+def test_diff_between_two_policies_reads_the_records_with_each_policys_schema(tmp_path, capsys):
+    """One side has a schema extension (policies/schema/<name>.yaml): each side loads the records with its own
+    record schema, so the records the core schema accepts are compared, not refused as loaded without it."""
+    body = ("format: policyengine/1\njurisdiction: {{id: {name}, name: 测试{name}}}\ntitle: t\nsource: {{file: t.txt}}\n"
+            "effective: {{from: 2021-09-01}}\nrules:\n  - id: {name}.formation.one_lead\n    concept: formation.roles\n"
+            "    kind: requirement\n    strength: hard\n    subject: community\n"
+            "    require: \"count(m for m in community.units where m.role == 'lead') == 1\"\n"
+            "    citation: {{file: t.txt, quote: 一个牵头单位}}\n")
+    (tmp_path / "plain.yaml").write_text(body.format(name="plain"), encoding="utf-8")
+    (tmp_path / "extended.yaml").write_text(body.format(name="extended"), encoding="utf-8")
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "extended.yaml").write_text("records:\n  community:\n    fields:\n      note: string?\n",
+                                                       encoding="utf-8")
+    records = tmp_path / "records.yaml"
+    records.write_text("units: [{unit_id: a, name: A}]\ncommunities: [{community_id: c, name: C, units: [{unit_id: a, role: lead}]}]\n",
+                       encoding="utf-8")
+    for first, second in (("plain", "extended"), ("extended", "plain")):
+        data = run_json(capsys, "diff", str(records), "--policy", str(tmp_path / f"{first}.yaml"),
+                        "--policy", str(tmp_path / f"{second}.yaml"), "--as-of", AS_OF)
+        assert data["matched_by"] == "concept" and data["changes"] == []
+
+
 def test_diff_usage_is_checked(capsys):
     status, _, err = run(capsys, "--lang", "en", "diff", RUIAN, "--policy", "ruian")
     assert status == 2 and "diff needs" in err

@@ -515,7 +515,11 @@ def _diff_command(args) -> int:
     records = _records_or_report(args, before, first)
     if records is None:
         return 2
-    result = diff(before.evaluate(records, first), after.evaluate(records, dates[-1] if dates else first),
+    # each side reads the records with its own record schema (a policy's extension adds fields and enum values)
+    after_records = records if after.record_schema is before.record_schema else _records_or_report(args, after, first)
+    if after_records is None:
+        return 2
+    result = diff(before.evaluate(records, first), after.evaluate(after_records, dates[-1] if dates else first),
                   before, after)
     if args.format == "json":
         print(json.dumps(result, ensure_ascii=False, indent=2))
