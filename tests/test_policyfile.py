@@ -54,6 +54,8 @@ def test_every_corpus_file_is_listed_and_every_code_is_covered():
     covered = {entry.split()[-1] for entries in EXPECTED.values() for entry in entries}
     covered |= set(CITATION_CODES)  # `check --sources` only: tests/test_citations.py
     covered |= {"PE701", "PE702", "PE703", "PE704"}  # schema extension files: tests/test_schema_extension.py
+    covered |= {"PE104", "PE503", "PE504", "PE505", "PE506", "PE507", "PE508", "PE509",
+                "PE510"}  # limits (issue #20): tests/corpus/test_limits.py
     assert covered == set(MESSAGES), set(MESSAGES) ^ covered
 
 

@@ -108,8 +108,8 @@ def test_test_run_compiles_each_policy_once_per_parameter_set(tmp_path, monkeypa
     (tmp_path / "cases.yaml").write_text(tests, encoding="utf-8")
     compiled = []
     real_load = engine._load
-    monkeypatch.setattr(engine, "_load", lambda path, overrides: compiled.append(dict(overrides)) or
-                        real_load(path, overrides))
+    monkeypatch.setattr(engine, "_load", lambda path, overrides, *limits: compiled.append(dict(overrides)) or
+                        real_load(path, overrides, *limits))
     monkeypatch.setattr(engine, "_CACHE", {})  # no policy compiled before the run
     assert cli.main(["test", str(tmp_path / "cases.yaml"), "--coverage"]) == 0
     assert sorted(map(str, compiled)) == ["{'max_units': '2'}", "{}"]

@@ -10,11 +10,12 @@ __version__ = "0.1.0"
 
 from policyengine.diagnostics import Diagnostic, PolicyError
 from policyengine.engine import Policy, check_file, compile_expression, load_policy
+from policyengine.limits import PolicyLimits
 from policyengine.records import RecordErrors, RecordSet, load_records
 from policyengine.report import Finding, Report
 from policyengine.runtime import Duration, EvaluationError, Period
 
 __all__ = [
-    "Diagnostic", "Duration", "EvaluationError", "Finding", "Period", "Policy", "PolicyError", "RecordErrors", "RecordSet",
+    "Diagnostic", "Duration", "EvaluationError", "Finding", "Period", "Policy", "PolicyError", "PolicyLimits", "RecordErrors", "RecordSet",
     "Report", "check_file", "compile_expression", "load_policy", "load_records", "__version__",
 ]

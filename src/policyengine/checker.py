@@ -16,13 +16,13 @@ from typing import Any, Callable, Mapping
 
 import attrs
 
-from policyengine import hints, ir
+from policyengine import hints, ir, limits
 from policyengine import nodes as n
 from policyengine import typesys as t
 from policyengine.diagnostics import Diagnostic
 from policyengine.runtime import ROUNDING_MODES
 
-MAX_EXPANDED_NODES = 20000
+MAX_EXPANDED_NODES = limits.DEFAULT.max_expanded_nodes  # the default; limits.current() holds the one in force
 ORDERED = (t.NUMBER, t.MONEY, t.DATE, t.STRING)
 PERIOD_FIELDS = {"start": t.DATE, "end": t.DATE, "year": t.NUMBER, "kind": t.STRING, "label": t.STRING,
                  "previous": t.PERIOD, "next": t.PERIOD}
@@ -92,10 +92,13 @@ class Checker:
         self._idents = itertools.count()
         self._expanding: list[str] = []
         self._size = 0
+        self._depth = 0  # of _check calls now open
+        self._too_deep = False
         self._reported_definitions: set[tuple[str, str, int, int]] = set()
 
     def check(self, node: n.Node) -> ir.IR | None:
         self._size = 0
+        self._too_deep = False
         self._root = node
         try:
             return self._check(node, {})
@@ -124,13 +127,23 @@ class Checker:
 
     def _check(self, node: n.Node, local: dict[str, ir.Var]) -> ir.IR:
         self._size += 1
-        if self._size > MAX_EXPANDED_NODES:  # reported once, at the expression that grew too large
-            if self._size == MAX_EXPANDED_NODES + 1:
+        bounds = limits.current()
+        if self._size > bounds.max_expanded_nodes:  # reported once, at the expression that grew too large
+            if self._size == bounds.max_expanded_nodes + 1:
                 self.diagnostics.append(Diagnostic("PE501", self._root.span, {
-                    "limit": MAX_EXPANDED_NODES, "what_zh": "展开定义后的节点数", "what_en": "nodes after expanding definitions"}))
+                    "limit": bounds.max_expanded_nodes, "what_zh": "展开定义后的节点数", "what_en": "nodes after expanding definitions"}))
+            raise CheckFailed
+        if self._depth >= bounds.max_code_depth:  # inlined definitions nest: bounded before recursing
+            if not self._too_deep:
+                self._too_deep = True
+                self.diagnostics.append(Diagnostic("PE510", self._root.span, {"limit": bounds.max_code_depth}))
             raise CheckFailed
         method = getattr(self, f"_{type(node).__name__.lower()}")
-        return method(node, local)
+        self._depth += 1
+        try:
+            return method(node, local)
+        finally:
+            self._depth -= 1
 
     def _check_all(self, nodes, local) -> list[ir.IR]:
         """Check every sub-expression even when one fails, so that siblings' errors are reported too."""

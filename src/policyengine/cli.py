@@ -19,8 +19,12 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Sequence
 
+import attrs
+
 import policyengine
 from policyengine import engine, resources
+from policyengine.limits import PolicyLimits
+from policyengine.limits import using as using_limits
 from policyengine.diagnostics import PolicyError
 from policyengine.explain import OUTCOME_LABELS, Names, attribute, explain_rule, restrict_rules, select_findings
 from policyengine.explain import render as render_explanation
@@ -36,7 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _translate_argparse(lang)
     args = _parser(lang).parse_args(argv)
     try:
-        return args.run(args)
+        bounds = PolicyLimits.with_overrides(dict(pair.partition("=")[::2] for pair in args.limit or []))
+    except ValueError as error:  # a usage error: exit status 2
+        print(f"policyengine: --limit: {error}", file=sys.stderr)
+        return 2
+    try:
+        with using_limits(bounds):  # every policy this command loads is bounded by them
+            return args.run(args)
     except BrokenPipeError:
         return 0
     except Exception as error:  # noqa: BLE001 - the last resort: no input should ever get here
@@ -101,6 +111,9 @@ def _parser(lang: str = "zh") -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {policyengine.__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS, help=h["lang"])
+    common.add_argument("--limit", action="append", default=None, metavar="KEY=VALUE",
+                        help="override a policy limit (README, Limits): " + ", ".join(
+                            field.name for field in attrs.fields(PolicyLimits)))
     commands = parser.add_subparsers(dest="command", required=True, title=h["commands"])
 
     def command(name: str, **kwargs) -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
-from policyengine import hoist, ir
+from policyengine import cost, hoist, ir, limits
 from policyengine import runtime
 from policyengine import typesys as t
 from policyengine.functions import FUNCTIONS, NULLABLE_ARGUMENTS
@@ -40,6 +40,7 @@ class _Generator:
         self._temps = itertools.count()
         self._iterable_depth = 0  # > 0 while emitting a comprehension's iterable: no walrus there
         self.spans: list = []  # marker number → the policy span of the IR node emitted inside it
+        self.loops = False  # whether the code iterates or multiplies (and so spends the budget)
 
     def constant(self, value: Any) -> str:
         if type(value) in (int, bool) or value is None:
@@ -133,6 +134,9 @@ class _Generator:
             return f"(tuple({left}) + tuple({right}))"
         if node.op == "concat":
             return f"({left} + {right})"
+        if node.op == "mul" and node.type == t.NUMBER:  # integers: bounded (runtime.multiply)
+            self.loops = True  # (and so the function called directly sets the integer bound too)
+            return f"_rt.multiply({left}, {right})"
         return f"({left} {_BINARY[node.op]} {right})"
 
     def _not(self, node: ir.Not, iterable: bool) -> str:
@@ -183,7 +187,8 @@ class _Generator:
         source = self.emit(node.source, iterable=True)
         element = self.emit(node.element)
         condition = f" if {self.emit(node.condition)}" if node.condition is not None else ""
-        loop = f"for {var} in {source}{condition}"
+        self.loops = True
+        loop = f"for {var} in _rt.trips({source}){condition}"  # every element a trip of the budget
         f = node.function
         if f == "count":
             return f"len({source})" if not condition else f"len([None {loop}])"
@@ -273,12 +278,21 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
         node = hoist.rewrite(node, functions or {})
     generator = _Generator(functions)
     body, intervals = _unmark(generator.emit(node), generator.spans)
+    if _nesting(body) > _PYTHON_NESTING:  # Python's own parser would refuse it (too many nested parentheses)
+        from policyengine.diagnostics import Diagnostic, PolicyError
+
+        raise PolicyError([Diagnostic("PE510", node.span, {"limit": f"{_PYTHON_NESTING} brackets of generated code"})])
     arguments = ", ".join(p if p == "_g" else _python_name(p) for p in parameters)
     closure = ", ".join(["_rt", "_absent", "_getcontext", "_setcontext", "_context", *generator.constants])
     function_name = name if _SAFE_IDENT.match(name) and not name.startswith("_") else "f_" + mangle(name)
+    # called directly (compile_expression), the function starts its own loop-trip budget
+    bounds = limits.current()
+    budget = (f"        _rt.BUDGET.start({bounds.max_loop_trips}, {bounds.max_integer_digits})\n"
+              if own_decimal_context and generator.loops else "")
     if own_decimal_context and _depends_on_decimal_context(node):
         source = (f"def _make({closure}):\n"
                   f"    def {function_name}({arguments}):\n"
+                  f"{budget}"
                   f"        _saved = _getcontext()\n"
                   f"        if _saved is _context:\n"
                   f"            return {body}  # already in the engine's context: no switch needed\n"
@@ -291,6 +305,7 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     else:
         source = (f"def _make({closure}):\n"
                   f"    def {function_name}({arguments}):\n"
+                  f"{budget}"
                   f"        return {body}\n"
                   f"    return {function_name}\n")
     namespace: dict[str, Any] = {"__builtins__": _BUILTINS}
@@ -300,6 +315,7 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     function.__policyengine_source__ = source
     _register(function.__code__, _body_starts(source, body), intervals, node.span)
     function.__policyengine_scans__ = scanning  # whether a call may iterate a province-wide collection
+    function.__policyengine_cost__ = cost.estimate(node, functions or {}, limits.current())  # PE508 (cost.py)
     return function
 
 
@@ -307,6 +323,21 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
 # (start, end, span) of each IR node's code in the body, the span of the whole expression)
 _LOCATIONS: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
 _MARKER = re.compile(r"(\x00\d+\x01|\x02)")
+
+
+_PYTHON_NESTING = 180  # brackets open at once in generated code; CPython's parser stops at 200
+_BRACKETS = re.compile(r"[()\[\]{}]")
+
+
+def _nesting(code: str) -> int:
+    """The deepest bracket nesting of `code` (brackets inside string constants count too: an upper bound)."""
+    if code.count("(") + code.count("[") + code.count("{") <= _PYTHON_NESTING:
+        return 0
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(code):
+        depth += 1 if bracket in "([{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _unmark(marked: str, spans: list) -> tuple[str, tuple]:

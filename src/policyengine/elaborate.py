@@ -18,6 +18,7 @@ import attrs
 from policyengine import ir, parser, resources
 from policyengine import typesys as t
 from policyengine.checker import AGGREGATES, CheckFailed, Checker, Definition, Environment, Parameter, Signature
+from policyengine import limits
 from policyengine.compiler import compile_ir, function_name
 from policyengine.compiler import error_location as compile_error_location
 from policyengine.diagnostics import Diagnostic, PolicyError
@@ -32,7 +33,7 @@ from policyengine.evaluator import _unordered  # noqa: PLC2701 (the findings' ow
 from policyengine.report import ENGINE_VALUES, plain
 from policyengine.runtime import DECIMAL_CONTEXT
 from policyengine.source import Mapping as SourceMapping
-from policyengine.source import Scalar, Span
+from policyengine.source import Scalar, Span, YamlLimitError, read_policy_text
 from policyengine import runtime
 
 RESULT_TYPES = {"when": (t.BOOL,), "require": (t.BOOL,), "grant": (t.BOOL,), "exception": (t.BOOL,),
@@ -81,6 +82,7 @@ class Elaborator:
         self.reserved = reserved_names(schema)
         self.functions: dict[str, Callable] = {}  # typed definition → compiled function
         self.used: set[str] = set()  # definition names mentioned by rules and other definitions
+        self.rule_costs: dict[str, int] = {}  # rule id → the sum of its expressions' estimates
 
     def report(self, code: str, span: Span, **args: Any) -> None:
         self.diagnostics.append(Diagnostic(code, span, args))
@@ -194,7 +196,10 @@ class Elaborator:
                         self.report("PE413", decl.span, path=decl.path,
                                     problem=f"导入文件超过 {MAX_LIBRARY_FILES} 个 / more than {MAX_LIBRARY_FILES} files")
                         continue
-                    library, problems = read_library_file(path, Path(path).read_text(encoding="utf-8"))
+                    try:
+                        library, problems = read_library_file(path, read_policy_text(path))
+                    except YamlLimitError as error:
+                        library, problems = None, [Diagnostic(code, span, args) for code, span, args in error.problems]
                     self.diagnostics.extend(problems)
                     loaded[path] = library
                     if library is not None:
@@ -347,6 +352,8 @@ class Elaborator:
         direct = {name: _names(entry.node) - set(entry.decl.params) for name, entry in entries.items()}
         order: list[_Def] = []
         state: dict[str, str] = {}  # name → "active" | "done"
+        height: dict[str, int] = {}  # the longest chain of definitions a definition starts
+        reported: list[str] = []
 
         def visit(name: str, path: tuple[str, ...]) -> None:
             entry = entries[name]
@@ -359,9 +366,18 @@ class Elaborator:
                     entry.definition = attrs.evolve(entry.definition, body=None)
                 return  # a macro's recursion is reported by the checker where it is expanded
             state[name] = "active"
-            for other in sorted(direct[name]):
-                if other in entries:
-                    visit(other, path + (name,))
+            limit = limits.current().max_definition_depth
+            if len(path) >= limit:  # never recurse deeper than the limit (PE509 below)
+                height[name], state[name] = limit + 1, "done"
+                return
+            callees = [other for other in sorted(direct[name]) if other in entries]
+            for other in callees:
+                visit(other, path + (name,))
+            height[name] = 1 + max((height.get(other, 0) for other in callees), default=0)
+            if height[name] == limit + 1 or len(path) == 0 and height[name] > limit and not reported:
+                deepest = max(callees, key=lambda other: height.get(other, 0))
+                reported.append(name)
+                self.report("PE509", entry.decl.span, limit=limit, chain=f"{name} → {deepest} → …")
             state[name] = "done"
             if typed:
                 order.append(entry)
@@ -487,6 +503,7 @@ class Elaborator:
                        for name, s in decl.values.items())
         self.value_names(decl, checker)
         self.warn_unused_lets(decl, env, checker)
+        self.check_cost(decl)
         if len(self.diagnostics) > before or decl.citation is None:
             return None
         return CompiledRule(
@@ -500,7 +517,14 @@ class Elaborator:
             scans=tuple(sorted(checker.collections_used)),
             citation=decl.citation,
             message=decl.message_zh or decl.message_en, message_en=decl.message_en or decl.message_zh,
-            concept=decl.concept, texts=_texts(decl))
+            concept=decl.concept, texts=_texts(decl), limits=limits.current())
+
+    def check_cost(self, decl: RuleDecl) -> None:
+        """A rule whose static cost estimate (cost.py) is over the limit is refused, by name."""
+        estimated, limit = self.rule_costs.get(decl.id, 0), limits.current().max_rule_cost
+        if estimated > limit:
+            self.report("PE508", decl.span, rule=decl.id, cost=f"{estimated:.3g}", limit=f"{limit:.3g}",
+                        detail="")
 
     def lets(self, decl: RuleDecl, env: Environment, checker: Checker, arg_types: dict) -> None:
         """`let:` names, in order (each sees the ones before it), checked once in the rule's scope.
@@ -555,8 +579,9 @@ class Elaborator:
         checked = checker.expect(node, RESULT_TYPES[key], key) if node is not None else None
         if checked is None or not compile or self.failed():  # with errors the policy does not load
             return None, checked.type if checked is not None else None
-        return (compile_ir(checked, arguments, function_name(rule_id, key), functions=self.functions),
-                checked.type)
+        function = compile_ir(checked, arguments, function_name(rule_id, key), functions=self.functions)
+        self.rule_costs[rule_id] = self.rule_costs.get(rule_id, 0) + function.__policyengine_cost__
+        return function, checked.type
 
 
 # ------------------------------------------------------------------------------------------ helpers

@@ -28,7 +28,12 @@ from policyengine.policyfile import LibraryModel, read_file
 from policyengine.recordschema import RecordSchema, load_record_schema
 from policyengine.records import RecordSet, load_records
 from policyengine.report import Finding, Report
+from policyengine.limits import DEFAULT as DEFAULT_LIMITS
+from policyengine.limits import current as current_limits
+from policyengine.limits import PolicyLimits
+from policyengine.limits import using as using_limits
 from policyengine.schemaext import schema_for_policy
+from policyengine.source import YamlLimitError, read_policy_text
 
 
 @attrs.frozen
@@ -127,19 +132,21 @@ def policy_path(name_or_path: str | Path) -> Path:
     return bundled or Path(name_or_path)
 
 
-def load_policy(name_or_path: str | Path, parameters: Mapping[str, Any] | None = None) -> Policy:
+def load_policy(name_or_path: str | Path, parameters: Mapping[str, Any] | None = None,
+                limits: PolicyLimits | None = None) -> Policy:
     """Load, check and compile a bundled policy (`"liuzhou"`) or a policy file. Raises PolicyError
-    with every diagnostic of the file."""
+    with every diagnostic of the file. `limits`: bounds other than the defaults (limits.py)."""
     path = policy_path(name_or_path)
     overrides = tuple(sorted((parameters or {}).items(), key=lambda kv: kv[0]))
-    key = (str(path), path.stat().st_mtime_ns, overrides)
+    limits = limits or current_limits()  # the command line's --limit, or the defaults
+    key = (str(path), path.stat().st_mtime_ns, overrides, limits)
     try:
         cached = _CACHE.get(key)
     except TypeError:  # unhashable override values
-        return _load(str(path), dict(overrides))
+        return _load(str(path), dict(overrides), limits)
     if cached is not None and cached[1] == _mtimes(cached[0].libraries):  # imported libraries unchanged too
         return cached[0]
-    policy = _load(str(path), dict(overrides))
+    policy = _load(str(path), dict(overrides), limits)
     if len(_CACHE) >= 64:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = (policy, _mtimes(policy.libraries))
@@ -159,16 +166,24 @@ def _mtimes(paths: tuple[str, ...]) -> tuple:
     return tuple(result)
 
 
-def check_file(path: str | Path) -> list[Diagnostic]:
+def check_file(path: str | Path, limits: PolicyLimits | None = None) -> list[Diagnostic]:
     """Every diagnostic of one policy or library file, warnings included (empty when it is clean)."""
     try:
-        return list(_load(str(path), {}).warnings)
+        return list(_load(str(path), {}, limits or current_limits()).warnings)
     except PolicyError as error:
         return list(error.diagnostics)
 
 
-def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
-    text = Path(path).read_text(encoding="utf-8")
+def _load(path: str, overrides: Mapping[str, Any], limits: PolicyLimits = DEFAULT_LIMITS) -> Policy:
+    with using_limits(limits):  # every stage reads its bounds from limits.current()
+        return _load_within(path, overrides, limits)
+
+
+def _load_within(path: str, overrides: Mapping[str, Any], limits: PolicyLimits) -> Policy:
+    try:
+        text = read_policy_text(path)
+    except YamlLimitError as error:
+        raise PolicyError([Diagnostic(code, span, args) for code, span, args in error.problems]) from None
     model, diagnostics = read_file(path, text)
     if model is None:
         raise PolicyError(diagnostics)
@@ -202,13 +217,23 @@ def _load(path: str, overrides: Mapping[str, Any]) -> Policy:
 
 
 def compile_expression(text: str, record_type: str | Mapping[str, str], *, name: str = "record",
-                       parameters: Mapping[str, Any] | None = None) -> Callable[[Any], Any]:
+                       parameters: Mapping[str, Any] | None = None,
+                       limits: PolicyLimits | None = None) -> Callable[[Any], Any]:
     """Compile one expression against a record type, once; call the result per record.
 
     `record_type` is a schema kind (`"unit"`, the record is bound to `name`, default `record`) or an
     ad-hoc mapping of field name → type (`{"z": "number", "z_prev": "number?"}`), in which case each
-    record is a mapping. Raises PolicyError with positions inside `text`.
+    record is a mapping. Raises PolicyError with positions inside `text`. `limits`: bounds other
+    than the defaults (limits.py); a call over the loop-trip budget or the integer bound raises
+    EvaluationError (code EV105 / EV104).
     """
+    with using_limits(limits or current_limits()):
+        return _compile_expression(text, record_type, name=name, parameters=parameters)
+
+
+def _compile_expression(text: str, record_type: str | Mapping[str, str], *, name: str = "record",
+                        parameters: Mapping[str, Any] | None = None) -> Callable[[Any], Any]:
+    """The body of compile_expression, under the limits in force."""
     diagnostics: list[Diagnostic] = []
     scalar = parser.expression_scalar(text)
     node = parser.parse(scalar, diagnostics)

@@ -18,6 +18,8 @@ import attrs
 from policyengine import rulekinds, runtime
 from policyengine.compiler import error_location as compile_error_location
 from policyengine.diagnostics import EVALUATION_ERRORS
+from policyengine.limits import DEFAULT as DEFAULT_LIMITS
+from policyengine.limits import PolicyLimits
 from policyengine.report import Citation, Report, Row, RuleInfo, plain, row_sort_key
 
 Conditions = tuple[tuple[str | None, Callable], ...]
@@ -53,6 +55,7 @@ class CompiledRule:
     concept: str | None = None  # the cross-city concept the rule encodes (`concept:`), for diffs across policies
     texts: tuple[tuple[str, str | None, str], ...] = ()  # (key, condition name, expression text), for explain
     reported_parameters: tuple[tuple[str, Any], ...] = ()  # `parameters` as plain values, for findings
+    limits: PolicyLimits = DEFAULT_LIMITS  # the evaluation bounds (max_loop_trips, max_integer_digits)
 
 
 class EvaluationContext:
@@ -134,6 +137,7 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope
     # community grow with the province.
     collecting = gc.isenabled()
     gc.disable()
+    runtime.BUDGET.start(rule.limits.max_loop_trips, rule.limits.max_integer_digits)
     try:
         with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
             # report order without sorting the rows: subjects by (id, community) — a stable sort, so
@@ -178,6 +182,7 @@ def judge(rule: CompiledRule, subject: str, subject_kind: str, community: str | 
     """One finding's row. Its values are the finding's own; the rule's parameters are in its
     RuleInfo (report.make_finding puts them first again)."""
     values: dict[str, Any] = {}
+    runtime.BUDGET.left = runtime.BUDGET.trips  # each finding its own loop-trip budget
     try:
         outcome, amount = _decide(rule, period, args, as_of, values)
     except runtime.Absent as absent:

@@ -16,6 +16,7 @@ from typing import Any
 import lark
 from lark import Token, Transformer, v_args
 
+from policyengine import limits
 from policyengine import nodes as n
 from policyengine import resources
 from policyengine.diagnostics import Diagnostic
@@ -24,8 +25,8 @@ from policyengine.source import Scalar, SourceFile
 
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # scaling a literal never rounds it
 
-MAX_DEPTH = 64
-MAX_LENGTH = 4000
+MAX_DEPTH = limits.DEFAULT.max_expression_depth  # the defaults; limits.current() holds those in force
+MAX_LENGTH = limits.DEFAULT.max_expression_length
 
 _TOKEN_NAMES = {"NAME": "名称/name", "NUMBER": "数字/number", "STRING": "字符串/string", "DATE": "日期/date",
                 "COMPARE": "比较运算符/comparison", "ADD_OP": "+ -", "MUL_OP": "* /", "RPAR": ")",
@@ -47,20 +48,28 @@ def expression_scalar(text: str, name: str = "<expression>") -> Scalar:
 def parse(scalar: Scalar, diagnostics: list[Diagnostic]) -> n.Node | None:
     """Parse one expression scalar; append diagnostics and return None when it does not parse."""
     text = scalar.text
-    if len(text) > MAX_LENGTH:
-        diagnostics.append(Diagnostic("PE502", scalar.span, {"limit": MAX_LENGTH}))
+    bounds = limits.current()
+    if len(text) > bounds.max_expression_length:
+        diagnostics.append(Diagnostic("PE502", scalar.span, {"limit": bounds.max_expression_length}))
         return None
     try:
         tree = _lark().parse(text)
     except lark.UnexpectedInput as error:
         diagnostics.append(_syntax_diagnostic(error, scalar))
         return None
-    if _depth(tree) > MAX_DEPTH:
-        diagnostics.append(Diagnostic("PE501", scalar.span, {"limit": MAX_DEPTH, "what_zh": "嵌套层数",
+    if _depth(tree) > bounds.max_expression_depth:
+        diagnostics.append(Diagnostic("PE501", scalar.span, {"limit": bounds.max_expression_depth, "what_zh": "嵌套层数",
                                                              "what_en": "nesting depth"}))
         return None
     if isinstance(tree, Token):
         tree = lark.Tree("number_lit" if tree.type == "NUMBER" else "name", [tree])
+    long_numbers = [token for token in tree.scan_values(lambda v: isinstance(v, Token) and v.type == "NUMBER")
+                    if len(token.replace(".", "").lstrip("0")) > bounds.max_number_digits]
+    for token in long_numbers:  # 4,300 digits would even stop Python's int()
+        diagnostics.append(Diagnostic("PE506", scalar.span_at(token.start_pos), {
+            "text": token[:20] + "…", "digits": bounds.max_number_digits, "exponent": bounds.max_number_exponent}))
+    if long_numbers:
+        return None
     return _ToAst(scalar).transform(tree)
 
 

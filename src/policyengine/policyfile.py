@@ -16,7 +16,8 @@ from policyengine.citations import parameter_source
 from policyengine import rulekinds
 from policyengine.diagnostics import Diagnostic
 from policyengine.report import Citation  # the source sentence a rule comes from, carried into findings
-from policyengine.source import DuplicateKey, Mapping, Scalar, Sequence, Span, YamlSyntaxError, load_yaml
+from policyengine.source import (DuplicateKey, Mapping, Scalar, Sequence, Span, YamlLimitError, YamlSyntaxError,
+                                 load_yaml)
 
 RULE_KINDS = tuple(rulekinds.RULE_KINDS)
 STRENGTHS = ("hard", "soft", "advisory")
@@ -192,6 +193,8 @@ def read_file(path: str, text: str, expected: str | None = None) -> tuple[Policy
     diagnostics: list[Diagnostic] = []
     try:
         tree, duplicates = load_yaml(path, text)
+    except YamlLimitError as error:
+        return None, [Diagnostic(code, span, args) for code, span, args in error.problems]
     except YamlSyntaxError as error:
         return None, [Diagnostic("PE100", error.span, {"problem": error.problem})]
     diagnostics += [Diagnostic("PE407", d.span, {"key": d.key}) for d in duplicates]

@@ -69,6 +69,52 @@ class EvaluationError(Exception):
         self.code = code
 
 
+class Budget:
+    """What the finding being judged may still spend (evaluator.judge resets it per finding;
+    compile_expression's functions per call): loop trips, and the size of integers."""
+
+    __slots__ = ("left", "trips", "integer_bound")
+
+    def __init__(self, trips: int = 20_000_000, integer_digits: int = 60):
+        self.start(trips, integer_digits)
+
+    def start(self, trips: int, integer_digits: int) -> None:
+        self.trips = trips
+        self.left = trips
+        self.integer_bound = _POWERS.get(integer_digits) or _POWERS.setdefault(integer_digits, 10 ** integer_digits)
+
+
+_POWERS: dict[int, int] = {}
+
+
+BUDGET = Budget()
+
+
+def trips(items: Any) -> Any:
+    """`items`, about to be iterated by a comprehension: each element is a trip of the budget
+    (counted up front, so a loop costs one subtraction, not one per element)."""
+    try:
+        count = len(items)
+    except TypeError:
+        items = tuple(items)
+        count = len(items)
+    BUDGET.left -= count
+    if BUDGET.left < 0:
+        raise EvaluationError(f"循环次数超过 {BUDGET.trips}（max_loop_trips）/ "
+                              f"more than {BUDGET.trips} loop trips (max_loop_trips)", "EV105")
+    return items
+
+
+def multiply(a: Any, b: Any) -> Any:
+    """a × b; an integer product beyond 10^max_integer_digits is an error (squaring squares would
+    otherwise fill the memory)."""
+    product = a * b
+    if type(product) is int and not -BUDGET.integer_bound < product < BUDGET.integer_bound:
+        raise EvaluationError(f"整数超过 {len(str(BUDGET.integer_bound)) - 1} 位（max_integer_digits）/ an integer "
+                              f"of more than {len(str(BUDGET.integer_bound)) - 1} digits (max_integer_digits)", "EV104")
+    return product
+
+
 @attrs.frozen
 class Duration:
     months: int = 0
