@@ -132,6 +132,8 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope
     rows: list[Row] = []
     kind = SUBJECT_VARIABLES[rule.subject][1]
     periods = _periods(rule.per, window, as_of) if rule.per else (None,)
+    # a rule judged on as_of (no per:) says nothing about a day before the policy took effect
+    not_yet = window[0] if rule.per is None and window[0] is not None and as_of < window[0] else None
     # Rows hold no reference cycles, so the cyclic garbage collector has nothing to reclaim here;
     # left on, its full collections re-scan the whole (large) record graph and make the cost per
     # community grow with the province.
@@ -145,7 +147,7 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope
             for subject_args, subject_id, community in sorted(subjects(rule, records, scope), key=_subject_key):
                 for period in periods:
                     args = subject_args + ((period,) if period is not None else ()) + (context,)
-                    rows.append(judge(rule, subject_id, kind, community, period, args, as_of))
+                    rows.append(judge(rule, subject_id, kind, community, period, args, as_of, not_yet))
     finally:
         if collecting:
             gc.enable()
@@ -178,13 +180,17 @@ def _periods(kind: str, window: tuple[dt.date | None, dt.date | None], as_of: dt
 
 
 def judge(rule: CompiledRule, subject: str, subject_kind: str, community: str | None,
-          period: runtime.Period | None, args: tuple, as_of: dt.date) -> Row:
+          period: runtime.Period | None, args: tuple, as_of: dt.date, not_yet: dt.date | None = None) -> Row:
     """One finding's row. Its values are the finding's own; the rule's parameters are in its
     RuleInfo (report.make_finding puts them first again)."""
     values: dict[str, Any] = {}
     runtime.BUDGET.left = runtime.BUDGET.trips  # each finding its own loop-trip budget
     try:
-        outcome, amount = _decide(rule, period, args, as_of, values)
+        if not_yet is not None:
+            values["reason"] = f"方案尚未施行 / the policy takes effect on {not_yet.isoformat()}"
+            outcome, amount = "not_applicable", None
+        else:
+            outcome, amount = _decide(rule, period, args, as_of, values)
     except runtime.Absent as absent:
         outcome, amount = "not_applicable", None
         values["reason"] = f"缺少数据 / data absent: {absent.what}"
