@@ -222,13 +222,15 @@ def test_diff_between_two_policies_matches_rules_by_concept(capsys):
 
 def test_every_concept_of_the_catalog_is_shared_by_at_least_two_policies():
     concepts: dict[str, set[str]] = {}
-    for name in ("liuzhou", "ruian", "suixian", "yueqing"):
+    for name in ("liuzhou", "ruian", "suixian", "yueqing", "wucheng"):
         for rule in policyengine.load_policy(name).rules:
             if rule.concept:
                 concepts.setdefault(rule.concept, set()).add(name)
     assert len(concepts) >= 20
     assert {c for c, cities in concepts.items() if len(cities) < 2} == set()
     assert concepts["funding.annual_budget_floor"] == {"ruian", "yueqing"}
+    # catalog §11.3: the same title exemption with different data (README "Same concept, different data")
+    assert concepts["incentive.senior_post_exemption"] == {"ruian", "wucheng"}
 
 
 def test_diff_between_two_policies_reads_the_records_with_each_policys_schema(tmp_path, capsys):
@@ -251,6 +253,15 @@ def test_diff_between_two_policies_reads_the_records_with_each_policys_schema(tm
         data = run_json(capsys, "diff", str(records), "--policy", str(tmp_path / f"{first}.yaml"),
                         "--policy", str(tmp_path / f"{second}.yaml"), "--as-of", AS_OF)
         assert data["matched_by"] == "concept" and data["changes"] == []
+
+
+def test_diff_of_the_title_exemption_showcase(capsys):
+    """README "Same concept, different data": Ruian's and Wucheng's senior-post exemption on one record set."""
+    data = run_json(capsys, "diff", str(ROOT / "examples" / "title-exemption-showcase.yaml"), "--policy", "ruian",
+                    "--policy", "wucheng", "--as-of", "2024-09-01")
+    changes = {c["subject"]: ([s["outcome"] for s in c["before"]], [s["outcome"] for s in c["after"]])
+               for c in data["changes"] if c["match"] == "incentive.senior_post_exemption"}
+    assert changes == {"sc-yi": (["not_applicable"], ["entitlement"]), "sc-bing": (["entitlement"], ["not_applicable"])}
 
 
 def test_diff_usage_is_checked(capsys):
