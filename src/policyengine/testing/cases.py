@@ -59,13 +59,34 @@ class CaseResult:
         return not self.mismatches
 
 
+def _bounded_yaml(path: Path, text: str) -> Any:
+    """A test file's document; aliases are allowed, within the bounds of record files (depth,
+    recursion, expansion: recordio.RecordLimits), checked on the composed nodes before constructing."""
+    from policyengine.recordio import RecordLimits, _check_nodes
+
+    limits = RecordLimits()
+    if len(text) > limits.max_file_bytes:
+        raise CaseFileError(f"{path}: larger than {limits.max_file_bytes} bytes (RE112)")
+    loader = _CASE_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = _check_nodes(node, path, limits)
+        if problems:
+            raise CaseFileError(f"{problems[0].code} {problems[0].en}")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_case_file(path: str | Path, policy_override: str | Path | None = None) -> list[Case]:
     """The cases of one test file. `policy_override` points every case at another policy file (the
     mutation run evaluates a file's cases against a mutated copy of its policy)."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CASE_LOADER)  # noqa: S506 - a safe loader
-    except (OSError, yaml.YAMLError) as error:
+        data = _bounded_yaml(path, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise CaseFileError(f"{path}: {error}") from None
     if not isinstance(data, dict) or "cases" not in data or "policy" not in data:
         raise CaseFileError(f"{path}: a test file needs `policy:` and `cases:`")
