@@ -70,7 +70,6 @@ def test_nothing_near_adds_nothing(tmp_path):
     ("rules:\n\t- id: a\n", "indent with spaces", "改用空格"),
     ("title: \"未闭合\n", "is not closed", "没有闭合"),
     ("rules: [a, b\n", "lacks a comma or its closing bracket", "缺少逗号或右方括号"),
-    ("title: *x\n", "quote the whole value", "别名或锚点"),
     ("title: \"a\\qb\"\n", "use single quotes", "改用单引号"),
 ])
 def test_yaml_syntax_errors_say_what_to_do(tmp_path, yaml_text, advice_en, advice_zh):
@@ -79,6 +78,14 @@ def test_yaml_syntax_errors_say_what_to_do(tmp_path, yaml_text, advice_en, advic
     (d,) = engine.check_file(path)
     assert d.code == "PE100"
     assert advice_en in d.message("en") and advice_zh in d.message("zh")
+
+
+def test_an_alias_in_a_policy_file_says_to_write_the_value_out(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("title: *x\n", encoding="utf-8")
+    (d,) = engine.check_file(path)
+    assert (d.code, d.span.line, d.span.col) == ("PE504", 1, 8)
+    assert "write the value out" in d.message("en")
 
 
 def test_a_yaml_problem_without_known_advice_is_shown_as_is():

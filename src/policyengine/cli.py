@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _translate_argparse(lang)
     args = _parser(lang).parse_args(argv)
     try:
-        bounds = PolicyLimits.with_overrides(dict(pair.partition("=")[::2] for pair in args.limit or []))
+        bounds = PolicyLimits.with_overrides(dict(pair.partition("=")[::2] for pair in getattr(args, "limit", None) or []))
     except ValueError as error:  # a usage error: exit status 2
         print(f"policyengine: --limit: {error}", file=sys.stderr)
         return 2
