@@ -120,7 +120,7 @@ def read_text(path: Path, limits: RecordLimits) -> str | ReadError:
                              f"文件 {path} 有 {size} 字节，超过上限 {limits.max_file_bytes}",
                              f"{path} has {size} bytes, over the limit of {limits.max_file_bytes} (max_file_bytes)")
         with open(path, "rb") as handle:
-            data = handle.read(limits.max_file_bytes + 1)
+            data = handle.read(size + 1)  # read(max_file_bytes + 1) would reserve 1 GiB up front
         return data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -215,3 +215,43 @@ def test_the_defaults_admit_every_bundled_policy():
 
     for name in resources.bundled_policy_names():
         assert load_policy(name).rules
+
+
+# --------------------------------------------------------------------- never the last-resort handler
+
+
+def corpus_inputs(tmp_path) -> list[Path]:
+    """The policy reproducers above, as files."""
+    bomb, previous = ["  a: &a [x, x, x, x, x, x, x, x, x]"], "a"
+    for name in "bcdefghi":
+        bomb.append(f"  {name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    texts = [
+        HEADER + "notes: &x [*x]\n" + RULE,
+        HEADER + "notes:\n" + "\n".join(bomb) + "\n" + RULE,
+        HEADER + "notes: " + "[" * 10_000 + "]" * 10_000 + "\n" + RULE,
+        HEADER + "notes: !!python/name:os.system\n" + RULE,
+        HEADER + "notes: " + "9" * 5000 + "\n" + RULE,
+        HEADER + "effective: {from: 2020-02-30}\n" + RULE,
+        HEADER + "rules:\n" + derived("t.r", "1 + " + "9" * 5000),
+        HEADER + "definitions:\n  g0: \"count(community.units)\"\n"
+        + "".join(f"  g{i}: \"g{i - 1} + 1\"\n" for i in range(1, 400)) + "rules:\n" + derived("t.r", "g399"),
+        HEADER + "rules:\n" + derived("t.index", "[1, 2, 3][count(community.units) + 5]")
+        + derived("t.date", "date(2023, 2, 28 + count(community.units))")
+        + derived("t.zero", "1 / (count(community.units) - count(community.units))"),
+        HEADER + "rules:\n  - id: 规则.一\n    kind: derived\n    subject: community\n    value: \"1\"\n"
+        "    citation: {file: t.txt, quote: 引文}\n",
+        HEADER + "definitions:\n  f(学校): \"学校 + 1\"\n" + "rules:\n" + derived("t.r", "f(1)"),
+    ]
+    return [write(tmp_path, text, f"c{i}.yaml") for i, text in enumerate(texts)] + [five_nested(tmp_path)]
+
+
+def test_no_corpus_input_reaches_the_internal_error_handler(tmp_path, capsys):
+    from policyengine import cli
+
+    for path in corpus_inputs(tmp_path):
+        assert cli.main(["check", str(path)]) in (0, 1), path.read_text(encoding="utf-8")[:300]
+        status = cli.main(["evaluate", "--policy", str(path), str(RECORDS), "--as-of", "2022-03-01",
+                           "--format", "jsonl", "-o", str(tmp_path / "out.jsonl")])
+        assert status in (1, 3), path.read_text(encoding="utf-8")[:300]  # policy errors, or `error` findings
+    assert "内部错误" not in capsys.readouterr().err  # the handler's text (zh, the default language)
