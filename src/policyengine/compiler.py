@@ -130,10 +130,9 @@ class _Generator:
             return f"({left} in {right})"
         if node.op == "not_in_period":
             return f"({left} not in {right})"
-        if node.op == "concat" and isinstance(node.type, t.ListType):
-            return f"(tuple({left}) + tuple({right}))"
-        if node.op == "concat":
-            return f"({left} + {right})"
+        if node.op == "concat":  # texts and lists built: bounded (runtime.built)
+            self.loops = True
+            return f"_rt.plus({left}, {right})"
         if node.op == "mul" and node.type == t.NUMBER:  # integers: bounded (runtime.multiply)
             self.loops = True  # (and so the function called directly sets the integer bound too)
             return f"_rt.multiply({left}, {right})"
@@ -171,6 +170,8 @@ class _Generator:
         implementation = FUNCTIONS[node.function][1]
         if node.type == t.MONEY and node.function in _MONEY_BUILTINS:
             implementation = _MONEY_BUILTINS[node.function]
+        if node.function in ("concat", "flatten", "replace"):
+            self.loops = True  # they spend the budget (runtime.built)
         return f"{self.constant(implementation)}({', '.join(args)})"
 
     def _has(self, node: ir.Has, iterable: bool) -> str:
@@ -287,7 +288,8 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     function_name = name if _SAFE_IDENT.match(name) and not name.startswith("_") else "f_" + mangle(name)
     # called directly (compile_expression), the function starts its own loop-trip budget
     bounds = limits.current()
-    budget = (f"        _rt.BUDGET.start({bounds.max_loop_trips}, {bounds.max_integer_digits})\n"
+    budget = (f"        _rt.BUDGET.start({bounds.max_loop_trips}, {bounds.max_integer_digits}, "
+              f"{bounds.max_value_length})\n"
               if own_decimal_context and generator.loops else "")
     if own_decimal_context and _depends_on_decimal_context(node):
         source = (f"def _make({closure}):\n"

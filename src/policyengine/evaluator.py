@@ -139,7 +139,7 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope
     # community grow with the province.
     collecting = gc.isenabled()
     gc.disable()
-    runtime.BUDGET.start(rule.limits.max_loop_trips, rule.limits.max_integer_digits)
+    runtime.BUDGET.start(rule.limits.max_loop_trips, rule.limits.max_integer_digits, rule.limits.max_value_length)
     try:
         with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
             # report order without sorting the rows: subjects by (id, community) — a stable sort, so

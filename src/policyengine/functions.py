@@ -194,9 +194,9 @@ FUNCTIONS: dict[str, tuple[Signature, Callable]] = {
     "contains": (_fixed(t.BOOL, S, S), lambda s, sub: sub in s),
     "startswith": (_fixed(t.BOOL, S, S), lambda s, p: s.startswith(p)),
     "endswith": (_fixed(t.BOOL, S, S), lambda s, p: s.endswith(p)),
-    "replace": (_fixed(t.STRING, S, S, S), lambda s, old, new: s.replace(old, new)),
-    "concat": (_concat, lambda xs: "".join(xs)),
-    "flatten": (_flatten, lambda xss: tuple(x for xs in xss for x in xs)),
+    "replace": (_fixed(t.STRING, S, S, S), runtime.replace),  # texts and lists built: bounded (runtime.built)
+    "concat": (_concat, runtime.join),
+    "flatten": (_flatten, runtime.flatten),
     "keys": (_keys_values("keys"), lambda m: tuple(sorted(m))),
     "values": (_keys_values("values"), lambda m: tuple(m[k] for k in sorted(m))),
     "allocate": (_allocate, runtime.allocate),

@@ -38,6 +38,8 @@ class PolicyLimits:
     # evaluation (runtime.py): a finding over these is an `error`
     max_loop_trips: int = 20_000_000      # EV105: loop trips per (rule, subject, period)
     max_integer_digits: int = 60          # EV104: digits of an integer computed by a rule
+    max_value_length: int = 1_000_000     # EV111: items of a text or list a rule builds (+, concat, flatten,
+                                          # replace; each item built is also a loop trip)
 
     @classmethod
     def with_overrides(cls, pairs: dict[str, str], base: "PolicyLimits | None" = None) -> "PolicyLimits":

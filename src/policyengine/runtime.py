@@ -73,15 +73,16 @@ class Budget:
     """What the finding being judged may still spend (evaluator.judge resets it per finding;
     compile_expression's functions per call): loop trips, and the size of integers."""
 
-    __slots__ = ("left", "trips", "integer_bound")
+    __slots__ = ("left", "trips", "integer_bound", "length")
 
-    def __init__(self, trips: int = 20_000_000, integer_digits: int = 60):
-        self.start(trips, integer_digits)
+    def __init__(self, trips: int = 20_000_000, integer_digits: int = 60, length: int = 1_000_000):
+        self.start(trips, integer_digits, length)
 
-    def start(self, trips: int, integer_digits: int) -> None:
+    def start(self, trips: int, integer_digits: int, length: int = 1_000_000) -> None:
         self.trips = trips
         self.left = trips
         self.integer_bound = _POWERS.get(integer_digits) or _POWERS.setdefault(integer_digits, 10 ** integer_digits)
+        self.length = length
 
 
 _POWERS: dict[int, int] = {}
@@ -103,6 +104,41 @@ def trips(items: Any) -> Any:
         raise EvaluationError(f"循环次数超过 {BUDGET.trips}（max_loop_trips）/ "
                               f"more than {BUDGET.trips} loop trips (max_loop_trips)", "EV105")
     return items
+
+
+def built(size: int) -> None:
+    """A text or list of `size` items is about to be built: each item is a trip of the budget (so
+    that doubling through definitions cannot fill the memory), and no value is longer than
+    max_value_length."""
+    if size > BUDGET.length:
+        raise EvaluationError(f"构造的文本或列表有 {size} 项，超过上限 {BUDGET.length}（max_value_length）/ "
+                              f"a text or list of {size} items, over the limit of {BUDGET.length} (max_value_length)",
+                              "EV111")
+    BUDGET.left -= size
+    if BUDGET.left < 0:
+        raise EvaluationError(f"循环次数超过 {BUDGET.trips}（max_loop_trips）/ "
+                              f"more than {BUDGET.trips} loop trips (max_loop_trips)", "EV105")
+
+
+def plus(a: Any, b: Any) -> Any:
+    """`a + b` of two texts or two lists (as tuples), bounded."""
+    built(len(a) + len(b))
+    return a + b if isinstance(a, str) else tuple(a) + tuple(b)
+
+
+def join(texts: Any) -> str:
+    built(sum(len(text) for text in texts))
+    return "".join(texts)
+
+
+def flatten(lists: Any) -> tuple:
+    built(sum(len(items) for items in lists))
+    return tuple(item for items in lists for item in items)
+
+
+def replace(text: str, old: str, new: str) -> str:
+    built(len(text) + (text.count(old) * (len(new) - len(old)) if old else (len(text) + 1) * len(new)))
+    return text.replace(old, new)
 
 
 def multiply(a: Any, b: Any) -> Any:

@@ -255,3 +255,23 @@ def test_no_corpus_input_reaches_the_internal_error_handler(tmp_path, capsys):
                            "--format", "jsonl", "-o", str(tmp_path / "out.jsonl")])
         assert status in (1, 3), path.read_text(encoding="utf-8")[:300]  # policy errors, or `error` findings
     assert "内部错误" not in capsys.readouterr().err  # the handler's text (zh, the default language)
+
+
+def test_doubling_a_text_or_a_list_through_definitions_is_bounded(tmp_path):
+    # each definition doubles the last: 2^40 characters (or items) if nothing stopped it
+    texts = "".join(f"  t{i}:\n    params: {{s: string}}\n    type: string\n    expr: \"t{i - 1}(s) + t{i - 1}(s)\"\n"
+                    for i in range(1, 41))
+    lists = "".join(f"  l{i}:\n    params: {{xs: list<number>}}\n    type: list<number>\n"
+                    f"    expr: \"l{i - 1}(xs) + l{i - 1}(xs)\"\n" for i in range(1, 41))
+    text = (HEADER + "definitions:\n  t0:\n    params: {s: string}\n    type: string\n    expr: \"s + s\"\n" + texts
+            + "  l0:\n    params: {xs: list<number>}\n    type: list<number>\n    expr: \"xs + xs\"\n" + lists
+            + "rules:\n" + derived("t.text", "len(t40('ab'))") + derived("t.list", "count(x for x in l40([1, 2]))"))
+    path = write(tmp_path, text)
+    started = time.process_time()
+    report = load_policy(path).evaluate(load_records(RECORDS), as_of=AS_OF)
+    assert time.process_time() - started < 10
+    codes = {(f.rule, f.values_dict.get("error_code")) for f in report.findings}
+    assert codes == {("t.list", "EV111"), ("t.text", "EV111")}
+    finding = next(f for f in report.findings if f.rule == "t.text")
+    # t_k('ab') has 2^(k+2) characters: t18 is the first over 10^6, at its `+`
+    assert finding.values_dict["error_at"] == f"{path}:{position(text, '+ t17(s)')}"
