@@ -146,6 +146,7 @@ def explain(policy: Any, finding: Finding, records: Any = None, as_of: dt.date |
         "period": finding.period, "outcome": finding.outcome,
         "amount": None if finding.amount is None else str(finding.amount), "currency": finding.currency,
         "reason": values.get("reason"), "error": values.get("error"),
+        "error_code": values.get("error_code"), "error_at": values.get("error_at"),
         "exception_applied": bool(values.get("exception")),
         "conditions": _conditions(rule.texts, finding, values, {p["name"] for p in parameters}),
         "values": {k: _json_value(v) for k, v in finding.values},
@@ -245,7 +246,7 @@ def render(explanation: Mapping[str, Any], lang: str = "zh") -> str:
     for condition in e["conditions"]:
         lines.append(_condition_sentence(condition, lang))
     computed = {k: v for k, v in e["values"].items()
-                if k not in {p["name"] for p in e["parameters"]} | {"reason", "failed", "unmet", "exception", "error"}}
+                if k not in {p["name"] for p in e["parameters"]} | {"reason", "failed", "unmet", "exception", "error", "error_code", "error_at"}}
     if computed:
         shown = ", ".join(f"{k} = {_show(v)}" for k, v in computed.items())
         lines.append(f"计算值：{shown}。" if zh else f"Computed values: {shown}.")
@@ -302,6 +303,8 @@ def _outcome_sentence(e: Mapping[str, Any], lang: str) -> str:
     detail = e["error"] or e["reason"]
     if detail:
         detail = _bilingual(str(detail), lang)
+    if e["error"] and e.get("error_code"):  # what failed, and where in the policy
+        detail = " ".join(str(x) for x in (e["error_code"], e.get("error_at")) if x) + f": {detail}"
     if lang == "zh":
         return f"结果：{label}{amount}" + (f"（{detail}）" if detail else "") + "。"
     return f"Outcome: {label}{amount}" + (f" ({detail})" if detail else "") + "."
@@ -340,8 +343,8 @@ def _show(value: Any) -> str:
 
 def _bilingual(text: str, lang: str) -> str:
     """Engine reasons are written `中文 / English`: keep the half in the language asked for."""
-    if " / " not in text:
-        return text
+    if " / " not in text or not re.search(r"[\u4e00-\u9fff]", text.split(" / ", 1)[0]):
+        return text  # not bilingual (`division by zero (1 / 0)`)
     zh, en = text.split(" / ", 1)
     return zh if lang == "zh" else en
 
@@ -367,3 +370,4 @@ def restrict_rules(policy: Any, patterns: Iterable[str]) -> Any:
     patterns = list(patterns)
     chosen = tuple(rule for rule in policy.rules if any(fnmatch.fnmatchcase(rule.id, p) for p in patterns))
     return attrs.evolve(policy, rules=chosen) if chosen else None
+

@@ -109,7 +109,7 @@ def _finding(policy, f: Finding, records, as_of, names: Names, lang: str) -> dic
     e = explain(policy, f, records, as_of)
     parameter_names = {p["name"] for p in e["parameters"]}
     computed = {k: v for k, v in e["values"].items()
-                if k not in parameter_names | {"reason", "failed", "unmet", "exception", "error"}}
+                if k not in parameter_names | {"reason", "failed", "unmet", "exception", "error", "error_code", "error_at"}}
     detail = e["error"] or e["reason"]
     return dict(head, explanation={
         "conditions": e["conditions"], "computed": computed, "parameters": e["parameters"],

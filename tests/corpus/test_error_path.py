@@ -99,3 +99,13 @@ def test_the_last_resort_is_an_internal_error_with_status_70(monkeypatch, capsys
     assert "http" not in err  # no invented address
     assert cli.main(["check", str(path)]) == 70
     assert "内部错误" in capsys.readouterr().err
+
+
+def test_explain_names_the_code_and_the_policy_position_of_an_error(capsys):
+    from hostile import RECORDS as records
+
+    policy = records.parent / "policy.yaml"  # ev.broken: value "1 / (unit_count - unit_count)", line 78
+    assert cli.main(["--lang", "en", "explain", "--policy", str(policy), str(records), "--as-of", "2022-03-01",
+                     "--rule", "ev.broken", "--subject", "c-02"]) == 0
+    out = capsys.readouterr().out
+    assert f"Outcome: error (EV101 {policy}:78:15: division by zero (1 / 0))." in out
