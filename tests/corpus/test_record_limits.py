@@ -3,6 +3,7 @@ and field when there is one), within a bounded time; test files allow aliases wi
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -84,3 +85,20 @@ def test_a_test_file_alias_bomb_is_refused(tmp_path):
         load_case_file(write(tmp_path, text, "cases.yaml"))
     with pytest.raises(CaseFileError, match="RE114"):  # recursive
         load_case_file(write(tmp_path, "policy: p.yaml\ndescription: &x [*x]\ncases: []\n", "cases.yaml"))
+
+
+@pytest.mark.parametrize("change, message", [
+    (("as_of: 2022-03-01", "as_of: notadate"), "case #1: as_of must be a date (YYYY-MM-DD), not 'notadate'"),
+    (("expected: []", "expected: []\n    parameters: [1]"), "case #1: parameters must be a mapping of name → value"),
+    (("policy: {policy}", "policy: /nowhere/p.yaml"), "policy: no policy file /nowhere/p.yaml"),
+])
+def test_a_malformed_test_file_is_a_located_case_error_not_a_traceback(tmp_path, change, message, capsys):
+    from policyengine import cli
+
+    policy = Path(__file__).parent.parent / "data" / "evaluation" / "policy.yaml"
+    text = TEST_FILE.replace(*change).format(policy=policy).replace("shared: &records", "description: &records")
+    path = write(tmp_path, text, "cases.yaml")
+    with pytest.raises(CaseFileError, match=re.escape(message)):
+        load_case_file(path)
+    assert cli.main(["--lang", "en", "test", str(path)]) == 2
+    assert message in capsys.readouterr().err

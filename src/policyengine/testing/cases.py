@@ -98,6 +98,10 @@ def load_case_file(path: str | Path, policy_override: str | Path | None = None) 
         policy = str(Path(policy_override).resolve())
     elif resources.bundled_policy(policy) is None:
         policy = str((path.parent / policy).resolve())
+        if not Path(policy).is_file():
+            raise CaseFileError(f"{path}: policy: no policy file {data['policy']} (and no bundled policy of that name)")
+    if not isinstance(data["cases"] or [], list):
+        raise CaseFileError(f"{path}: `cases:` must be a list of cases")
     return [_case(path, policy, i, raw) for i, raw in enumerate(data["cases"] or [])]
 
 
@@ -111,7 +115,12 @@ def _case(path: Path, policy: str, index: int, raw: Any) -> Case:
     for key in ("name", "as_of", "records", "expected"):
         if key not in raw:
             raise CaseFileError(f"{where}: missing `{key}`")
-    as_of = raw["as_of"] if isinstance(raw["as_of"], dt.date) else dt.date.fromisoformat(str(raw["as_of"]))
+    try:
+        as_of = raw["as_of"] if isinstance(raw["as_of"], dt.date) else dt.date.fromisoformat(str(raw["as_of"]))
+    except ValueError:
+        raise CaseFileError(f"{where}: as_of must be a date (YYYY-MM-DD), not {raw['as_of']!r}") from None
+    if not isinstance(raw.get("parameters") or {}, dict):
+        raise CaseFileError(f"{where}: parameters must be a mapping of name → value")
     records = raw["records"] if isinstance(raw["records"], list) else [raw["records"]]
     records = tuple((path.parent / r).resolve() if isinstance(r, str) else r for r in records)
     expected = tuple(raw["expected"] or ())
