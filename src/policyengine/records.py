@@ -705,8 +705,52 @@ def _holding_fields(kind: KindDef) -> tuple:
     return tuple(field for field in kind.fields.values() if holds(field.spec))
 
 
+@functools.cache
+def _list_fields(kind: KindDef) -> tuple[str, ...]:
+    return tuple(name for name, field in kind.fields.items() if field.spec.tag == "list")
+
+
+def canonical_key(value: Any) -> tuple:
+    """A total order over record values: None, booleans, numbers, strings, dates, lists, maps, records
+    (by id, else by their fields in schema order)."""
+    if value is None:
+        return (0,)
+    if isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, (int, Decimal)):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    if isinstance(value, datetime.date):
+        return (4, value.toordinal())
+    if isinstance(value, tuple):
+        return (5, tuple(canonical_key(item) for item in value))
+    if isinstance(value, Mapping):
+        return (6, tuple(sorted((canonical_key(k), canonical_key(v)) for k, v in value.items())))
+    if isinstance(value, Record):
+        if value.record_id is not None:
+            return (7, value.record_id)
+        return (8, tuple(canonical_key(getattr(value, name)) for name in value.field_names))
+    return (9, str(value))
+
+
+def _canonical(items: tuple) -> tuple:
+    """A list of the records as a set: in canonical order, whatever order the input gave (issue 21.4).
+    Nothing a rule computes can then depend on the order of a list in the records."""
+    if len(items) < 2:
+        return items
+    if all(type(item) is str for item in items):
+        return tuple(sorted(items))
+    return tuple(sorted(items, key=canonical_key))
+
+
 def _walk(schema: RecordSchema, record: Record, out: dict[str, list[Record]]) -> None:
-    """Append `record` and its nested sub-records (depth first) to `out`; set parent navigations."""
+    """Append `record` and its nested sub-records (depth first) to `out`; set parent navigations. Its
+    lists are put in canonical order first."""
+    for name in _list_fields(schema.kinds[record.record_kind]):
+        items = getattr(record, name)
+        if items:
+            setattr(record, name, _canonical(items))
     out[record.record_kind].append(record)
     for field in _holding_fields(schema.kinds[record.record_kind]):
         for child in _children(field.spec, getattr(record, field.name)):
@@ -747,7 +791,9 @@ def _link(schema: RecordSchema, instances: Mapping[str, list[Record]],
 
 @attrs.frozen(eq=False)
 class RecordSet:
-    """Validated, linked records: one tuple per collection, in the order given."""
+    """Validated, linked records: one tuple per collection. Every list (the collections, the lists inside
+    records, the reverse navigations) is a set in canonical order (records by id, else by their fields;
+    scalars by value), whatever order the input gave."""
 
     communities: tuple = ()
     units: tuple = ()
@@ -811,6 +857,7 @@ def load_records(sources: Source | Iterable[Source], schema: RecordSchema | None
 
 
 def _build(schema: RecordSchema, collections: Mapping[str, list[Record]]) -> RecordSet:
+    collections = {name: list(_canonical(tuple(records))) for name, records in collections.items()}
     instances: dict[str, list[Record]] = {kind: [] for kind in schema.kinds}
     for records in collections.values():
         for record in records:

@@ -178,6 +178,7 @@ class Record:
     __slots__ = ()
     record_kind: str = ""
     id_field: str | None = None
+    field_names: tuple[str, ...] = ()
 
     @property
     def record_id(self) -> str | None:
@@ -356,6 +357,7 @@ def _make_class(kind: str, id_field: str | None, fields: Mapping[str, FieldDef],
     cls = attrs.make_class(class_name(kind), attributes, bases=(Record,), slots=True, eq=False)
     cls.record_kind = kind
     cls.id_field = id_field
+    cls.field_names = tuple(fields)  # schema fields, without navigations (records.canonical_key)
     cls.__module__ = "policyengine.records"
     cls.__doc__ = f"A {kind} record (generated from schema/records.yaml)."
     return cls
