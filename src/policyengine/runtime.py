@@ -228,9 +228,13 @@ def add_duration(day: dt.date, duration: Duration, sign: int = 1) -> dt.date:
     months = day.year * 12 + day.month - 1 + sign * duration.months
     year, month = divmod(months, 12)
     month += 1
-    last = calendar.monthrange(year, month)[1]
-    moved = dt.date(year, month, min(day.day, last))
-    return moved + dt.timedelta(days=sign * duration.days)
+    try:
+        last = calendar.monthrange(year, month)[1]
+        moved = dt.date(year, month, min(day.day, last))
+        return moved + dt.timedelta(days=sign * duration.days)
+    except (ValueError, OverflowError):  # beyond the years 1–9999 that dates can hold
+        raise EvaluationError(f"日期超出范围（{day} {'+' if sign > 0 else '-'} {duration}）/ a date out of range "
+                              f"({day} {'+' if sign > 0 else '-'} {duration})", "EV102") from None
 
 
 def years_between(start: dt.date, end: dt.date) -> int:

@@ -109,3 +109,16 @@ def test_explain_names_the_code_and_the_policy_position_of_an_error(capsys):
                      "--rule", "ev.broken", "--subject", "c-02"]) == 0
     out = capsys.readouterr().out
     assert f"Outcome: error (EV101 {policy}:78:15: division by zero (1 / 0))." in out
+
+
+def test_a_date_beyond_year_9999_is_ev102_in_the_api_and_in_a_finding(tmp_path):
+    from policyengine import EvaluationError, compile_expression
+
+    function = compile_expression("r.d + 10000 years", {"d": "date"}, name="r")  # found by the API fuzz
+    with pytest.raises(EvaluationError) as error:
+        function({"d": __import__("datetime").date(2022, 9, 1)})
+    assert error.value.code == "EV102"
+    text = HEADER + "rules:\n" + derived("t.far", "as_of + 10000 years")
+    report = load_policy(write(tmp_path, text)).evaluate(load_records(RECORDS), as_of=AS_OF)
+    assert {(f.values_dict["error_code"], f.values_dict["error_at"]) for f in report.findings} == {
+        ("EV102", f"{tmp_path / 'p.yaml'}:{position(text, '+ 10000')}")}

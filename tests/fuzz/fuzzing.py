@@ -374,6 +374,77 @@ API_RECORD = {"z": Decimal("1.5"), "z_prev": None, "m": Decimal("100.00"), "d": 
 API_NAMES = sorted(set(FUNCTIONS) | {"r", "x", "y", "as_of"})
 
 
+class TypedFuzzer:
+    """Well-typed expressions over the API's record (mostly): they compile, so their calls meet
+    hostile values (zero divisors, impossible dates, out-of-range indexes, huge products)."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def of(self, kind: str, depth: int = 0) -> str:
+        choices = self.TABLE[kind]
+        if depth > 4:
+            choices = choices[:1]  # the first is a leaf
+        return self.rng.choice(choices)(self, depth + 1)
+
+    def _n(self, depth: int) -> str:
+        return self.of("number", depth)
+
+    def _b(self, depth: int) -> str:
+        return self.of("bool", depth)
+
+    TABLE: dict[str, list[Callable[["TypedFuzzer", int], str]]] = {
+        "number": [
+            lambda f, d: f.rng.choice(["r.z", "r.z_prev", "0", "1", "2", "3", "0.5", "99999999999999999999", "-1"]),
+            lambda f, d: "len(r.xs)",
+            lambda f, d: f.rng.choice(["min(r.xs)", "max(r.xs)", "count(r.names)", "len(r.s)"]),
+            lambda f, d: f"({f._n(d)} {f.rng.choice(['+', '-', '*', '/'])} {f._n(d)})",
+            lambda f, d: f"count(x for x in r.xs where {f.of('bool_x', d)})",
+            lambda f, d: f"sum(x * {f._n(d)} for x in r.xs)",
+            lambda f, d: f"{f.rng.choice(['min', 'max', 'first'])}(x for x in r.xs where {f.of('bool_x', d)})",
+            lambda f, d: f"round({f._n(d)}, {f.rng.choice(['0', '2', '-1', '30', 'r.z'])}, half_up)",
+            lambda f, d: f"if {f._b(d)} then {f._n(d)} else {f._n(d)}",
+            lambda f, d: f"r.xs[{f._n(d)}]",
+            lambda f, d: f"r.w[{f.rng.choice(['a', 'b', 'c'])!r}]",
+            lambda f, d: f"{f.rng.choice(['ceil', 'floor', 'abs'])}({f._n(d)})",
+            lambda f, d: f"years_between({f.of('date', d)}, {f.of('date', d)})",
+        ],
+        "bool_x": [
+            lambda f, d: f"x {f.rng.choice(['>', '<', '==', '!='])} {f.rng.choice(['1', 'r.z', '0'])}",
+            lambda f, d: f"x / {f._n(d)} > 1",
+            lambda f, d: f"x in r.xs",
+        ],
+        "bool": [
+            lambda f, d: f.rng.choice(["r.flag", "true", "false", "has(r.z_prev)"]),
+            lambda f, d: f"{f._n(d)} {f.rng.choice(['>', '<', '>=', '<=', '==', '!='])} {f._n(d)}",
+            lambda f, d: f"'甲' in r.names",
+            lambda f, d: f"({f._b(d)} {f.rng.choice(['and', 'or'])} {f._b(d)})",
+            lambda f, d: f"not {f._b(d)}",
+            lambda f, d: f"all(x > {f._n(d)} for x in r.xs)",
+            lambda f, d: f"{f._n(d)} between {f._n(d)} and {f._n(d)}",
+            lambda f, d: f"{f.of('date', d)} < {f.of('date', d)}",
+            lambda f, d: f"contains({f.of('string', d)}, '教')",
+        ],
+        "date": [
+            lambda f, d: f.rng.choice(["r.d", "2022-09-01", "2020-02-29"]),
+            lambda f, d: f"date({f._n(d)}, {f._n(d)}, {f._n(d)})",
+            lambda f, d: f"r.d + {f.rng.choice(['1', '3', '10000'])} {f.rng.choice(['years', 'months', 'days'])}",
+        ],
+        "string": [
+            lambda f, d: f.rng.choice(["r.s", "'x'", "''"]),
+            lambda f, d: f"concat([{f.of('string', d)}, {f.of('string', d)}])",
+            lambda f, d: f"replace({f.of('string', d)}, {f.rng.choice(['', 'x', '教'])!r}, {f.of('string', d)})",
+            lambda f, d: f"({f.of('string', d)} + {f.of('string', d)})",
+        ],
+        "money": [
+            lambda f, d: f.rng.choice(["r.m", "100元", "1.5万元", "0.01元"]),
+            lambda f, d: f"({f.of('money', d)} * {f._n(d)})",
+            lambda f, d: f"sum(m for m in r.ms)",
+            lambda f, d: f"round({f.of('money', d)} / {f._n(d)}, 2, half_up)",
+        ],
+    }
+
+
 # ------------------------------------------------------------------------------------- campaigns
 
 
@@ -513,10 +584,15 @@ def api_campaign(seed: int, seconds: float, keep: Path, work: Path) -> Campaign:
     grammar = GrammarFuzzer(rng, lambda: API_NAMES)
     fields = list(API_FIELDS)
 
+    typed = TypedFuzzer(rng)
+
     def one() -> None:
-        text = grammar.expression(rng.choice([3, 5, 8, 11]))
-        # field reads: `r.z` … appear where the grammar put a name, often
-        text = re.sub(r"\b(r)\b(?!\s*\.)", lambda m: f"r.{rng.choice(fields)}", text)
+        if rng.random() < 0.5:
+            text = grammar.expression(rng.choice([3, 5, 8, 11]))
+            # field reads: `r.z` … appear where the grammar put a name, often
+            text = re.sub(r"\b(r)\b(?!\s*\.)", lambda m: f"r.{rng.choice(fields)}", text)
+        else:
+            text = typed.of(rng.choice(["number", "bool", "date", "string", "money"]))
         campaign._current = text
         try:
             function = compile_expression(text, API_FIELDS, name="r")
