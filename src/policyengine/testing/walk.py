@@ -60,10 +60,18 @@ def expressions(path: str | Path) -> Iterator[Expression]:
             else:
                 scalars.append((key, value))
         scalars += [(f"values.{name}", s) for name, s in rule.values.items()]
+        scalars += [(f"let.{name}", s) for name, s in rule.lets.items()]
         for key, scalar in scalars:
             node = parser.parse(scalar, [])
             if node is not None:
                 yield Expression(f"rule {rule.id} {key}", rule.id, scalar, node)
+
+
+    for use in model.instances:  # rules written as template instances: their arguments are expressions
+        for name, scalar in use.args.items():
+            node = parser.parse(scalar, []) if isinstance(scalar, Scalar) else None
+            if node is not None:
+                yield Expression(f"rule {use.id} args.{name}", use.id, scalar, node)
 
 
 def walk(node: n.Node) -> Iterator[n.Node]:
