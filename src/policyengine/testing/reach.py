@@ -106,7 +106,8 @@ def expectation(policy: str | Path) -> Expectation:
 def drive(policy: Policy, strategy: Any, examples: int, seed_value: int = SEED,
           variants: tuple[Policy, ...] = ()) -> dict[str, set[str]]:
     """Rule id → the outcome sides reached by `examples` record sets drawn from `strategy` (raw record
-    sets), each evaluated on the drawn evaluation date and on LATE, by the policy and its `variants`
+    sets), each evaluated on the drawn evaluation date (moved into the policy's effective window) and on
+LATE (or the policy's last day), by the policy and its `variants`
     (the same policy under other parameter sets)."""
     from hypothesis import HealthCheck, given, seed, settings
 
@@ -114,13 +115,15 @@ def drive(policy: Policy, strategy: Any, examples: int, seed_value: int = SEED,
 
     reached: dict[str, set[str]] = collections.defaultdict(set)
 
+    late = min(LATE, policy.effective_to) if policy.effective_to else LATE
+
     @seed(seed_value)
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False, print_blob=False,
               suppress_health_check=list(HealthCheck))
     @given(strategy, pst.as_of_dates())
     def run(raw, as_of):
         records = policy.load_records(raw)
-        for when in sorted({as_of, LATE}):
+        for when in sorted({in_force(policy, as_of), late}):
             for each in (policy, *variants):
                 for finding in each.evaluate(records, when).findings:
                     reached_side = side(policy.rule_kinds[finding.rule][0], finding)
@@ -129,6 +132,23 @@ def drive(policy: Policy, strategy: Any, examples: int, seed_value: int = SEED,
 
     run()
     return reached
+
+
+def in_force(policy: Policy, day: dt.date) -> dt.date:
+    """`day` moved by whole years into the policy's effective window (a policy says nothing before it
+    takes effect: every finding would be not_applicable), keeping its place in the calendar."""
+    while policy.effective_from and day < policy.effective_from:
+        day = _years_later(day, 1)
+    while policy.effective_to and day > policy.effective_to:
+        day = _years_later(day, -1)
+    return day
+
+
+def _years_later(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def assess(policy: Policy, reached: Mapping[str, set[str]]) -> Reach:
