@@ -211,3 +211,28 @@ def render(reach: Reach, expected: Expectation) -> str:
         lines.append(f"  {rule_id}: {', '.join(sides)} — {reason}")
     lines += [f"  note: {note}" for note in notes(reach, expected)]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m policyengine.testing.reach [--examples N] POLICY…: print each policy's reach; exit 1
+    when a policy fails its threshold."""
+    import argparse
+
+    from policyengine.engine import load_policy
+
+    parser = argparse.ArgumentParser(prog="python -m policyengine.testing.reach", description=main.__doc__)
+    parser.add_argument("policies", nargs="+", help="bundled policy names or policy files")
+    parser.add_argument("--examples", type=int, default=100)
+    args = parser.parse_args(argv)
+    failed = False
+    for name in args.policies:
+        result, expected, found = run_reach(load_policy(name), args.examples)
+        print(render(result, expected))
+        for problem in found:
+            print(f"  FAIL: {problem}")
+        failed = failed or bool(found)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
