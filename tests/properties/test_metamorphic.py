@@ -18,6 +18,15 @@ SMALL = pst.Sizes(communities=2, units=6, persons=4, assignments=6, activities=4
 AS_OF = dt.date(2026, 3, 1)  # after every calendar year and school year the properties look at
 
 
+def _in_scope(raw: dict, name: str) -> dict:
+    """The records as the city's own: every community and unit in its jurisdiction (language.md §5.5), so
+    that the subject a property follows has a finding at all."""
+    raw = copy.deepcopy(raw)
+    for record in (*raw.get("communities", ()), *raw.get("units", ())):
+        record["city"] = policy(name).jurisdiction
+    return raw
+
+
 def _finding(report, rule, subject, period=None, community=None):
     found = [f for f in report.findings if f.rule == rule and f.subject == subject
              and (period is None or f.period == period) and (community is None or f.community == community)]
@@ -35,7 +44,7 @@ Z_RULE = "ruian.reward.z_score_graduating_class"
 def test_raising_a_members_z_gain_never_lowers_the_ruian_z_reward(raw, year, z_before, offset, raise_by, classes):
     ruian = policy("ruian")
     threshold = Decimal(ruian.parameters["z_rise_threshold"])
-    raw = copy.deepcopy(raw)
+    raw = _in_scope(raw, "ruian")
     community = raw["communities"][0]
     unit = community["units"][0]["unit_id"]
     community["units"][0] = {"unit_id": unit, "role": "member"}  # a member school through the year,
@@ -66,7 +75,7 @@ FAILED = ("violation", "warning")
 def test_adding_a_unit_never_turns_a_size_cap_violation_into_a_pass(raw, name, added, in_scope):
     city = policy(name)
     rule = CAP_RULES[name]
-    raw = copy.deepcopy(raw)
+    raw = _in_scope(raw, name)
     community = raw["communities"][0]
     if in_scope:  # make the community one the cap applies to (suixian: a batch-2 fusion community)
         community.update({"model_type": "fusion", "batch": 2, "members_enumerated": True})
@@ -88,7 +97,7 @@ SETTLEMENT = "suixian.funding.co_build.year_end_settlement"
        st.lists(st.decimals(0, 100000, places=2), min_size=1, max_size=6), st.decimals(0, 300000, places=2))
 def test_suixian_contributions_equal_spending_plus_settlements_to_the_fen(raw, year, contributions, spent):
     suixian = policy("suixian")
-    raw = copy.deepcopy(raw)
+    raw = _in_scope(raw, "suixian")
     community = raw["communities"][0]
     community.update({"model_type": "co_build"})
     members = [m["unit_id"] for m in community["units"]]
@@ -111,7 +120,7 @@ QUOTA = "ruian.personnel.co_build.exchange_10pct"
 @given(pst.record_sets(SMALL), st.integers(1, 40), st.data())
 def test_ruian_exchange_quota_is_monotone_in_the_number_of_teachers(raw, more, data):
     ruian = policy("ruian")
-    raw = copy.deepcopy(raw)
+    raw = _in_scope(raw, "ruian")
     community = raw["communities"][0]
     community.update({"model_type": "co_build"})
     members = [m for m in community["units"] if m["role"] in ("member", "campus")]
