@@ -197,8 +197,10 @@ class _Generator:
             return f"{self.constant(runtime.money_sum)}([{element} {loop}])"
         if f == "sum":
             return f"sum([{element} {loop}], 0)"
-        if f in ("all", "any"):
-            return f"{f}({element} {loop})"
+        if f in ("all", "any"):  # each item judged on its own: the result never depends on the items' order
+            skipped = "True" if f == "all" else "False"
+            test = element if node.condition is None else f"(({element}) if ({self.emit(node.condition)}) else {skipped})"
+            return f"_rt.{f}_of(lambda {var}: {test}, _rt.trips({source}))"
         if f in ("min", "max", "first"):
             helper = {"min": "minimum", "max": "maximum", "first": "first"}[f]
             return f"_rt.{helper}(({element} {loop}), {self.constant(f + '(…)')})"

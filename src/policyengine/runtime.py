@@ -12,7 +12,7 @@ import math
 from decimal import (MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN,
                      ROUND_HALF_UP, ROUND_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow,
                      Subnormal, Underflow)
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import attrs
 
@@ -381,6 +381,35 @@ def index(items: Any, position: Any, what: str) -> Any:
         raise EvaluationError(f"{what}: index {position} is outside 0 … {len(items) - 1}"
                               if items else f"{what}: index {position} of an empty list", "EV103")
     return items[i]
+
+
+def all_of(test: Callable[[Any], bool], items: Iterable[Any]) -> bool:
+    """`all(...)` whatever the items' order: a false item decides even when another one lacks data;
+    only when none is false does absence count (as for named conditions, language.md §5.3)."""
+    absent = None
+    for item in items:
+        try:
+            if not test(item):
+                return False
+        except Absent as missing:
+            absent = absent or missing
+    if absent is not None:
+        raise absent
+    return True
+
+
+def any_of(test: Callable[[Any], bool], items: Iterable[Any]) -> bool:
+    """`any(...)` whatever the items' order: a true item decides even when another one lacks data."""
+    absent = None
+    for item in items:
+        try:
+            if test(item):
+                return True
+        except Absent as missing:
+            absent = absent or missing
+    if absent is not None:
+        raise absent
+    return False
 
 
 def first(items: Iterable[Any], what: str) -> Any:
