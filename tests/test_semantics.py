@@ -626,3 +626,126 @@ def test_flatten_joins_nested_lists_in_order():
     assert f({"a": ("马屿", "陶山"), "b": ("高楼",)}) == ("马屿", "陶山", "高楼")
     g = compile_expression("count(flatten([m.unit.aliases for m in record.units]))", "community", name="record")
     assert callable(g)
+
+
+# ------------------------------------------------------------------ semantics that cannot hide errors (#21.5)
+
+COMMUNITY_RECORDS = {"units": [{"unit_id": "u1", "name": "一小"}],
+                     "communities": [{"community_id": "c1", "name": "甲", "units": [{"unit_id": "u1", "role": "lead"}]}]}
+
+
+def test_has_through_an_absent_parent_is_false():
+    f = compile_expression("has(record.agreement.signed_on)", "community")
+    g = compile_expression("has(record.agreement.signed_on) or record.name == '甲'", "community")
+    (bare,) = load_records(COMMUNITY_RECORDS).communities
+    assert f(bare) is False and g(bare) is True  # before: absent, and the finding not_applicable
+    signed = {**COMMUNITY_RECORDS["communities"][0], "agreement": {"signed_on": "2022-01-01"}}
+    unsigned = {**COMMUNITY_RECORDS["communities"][0], "agreement": {}}
+    (with_date,) = load_records({**COMMUNITY_RECORDS, "communities": [signed]}).communities
+    (without,) = load_records({**COMMUNITY_RECORDS, "communities": [unsigned]}).communities
+    assert f(with_date) is True and f(without) is False
+    # the parent itself stays absent where it is read outside has()
+    with pytest.raises(Absent, match="agreement"):
+        compile_expression("record.agreement.signed_on > 2020-01-01", "community")(bare)
+
+
+def _rule_policy(tmp_path, rule: str, definitions: str = "") -> object:
+    from policyengine import load_policy
+
+    path = tmp_path / "p.yaml"
+    path.write_text("format: policyengine/1\njurisdiction: {id: t, name: 测试市}\ntitle: 测试\nsource: {file: t.txt}\n"
+                    + definitions + "rules:\n" + rule + "    citation: {file: t.txt, quote: 引文}\n", encoding="utf-8")
+    return load_policy(path)
+
+
+def _finding(policy):
+    (finding,) = policy.evaluate(load_records(COMMUNITY_RECORDS), as_of=dt.date(2024, 1, 1)).findings
+    return finding
+
+
+def test_a_failing_value_makes_the_finding_an_error(tmp_path):
+    rule = """  - id: t.values
+    kind: requirement
+    strength: hard
+    subject: community
+    require: "count(community.units) >= 1"
+    values: {ratio: "count(community.units) / (count(community.units) - 1)", units: "count(community.units)"}
+"""
+    finding = _finding(_rule_policy(tmp_path, rule))
+    values = finding.values_dict
+    assert finding.outcome == "error"  # before: pass, with values.ratio = "error: division by zero"
+    assert (values["error_code"], values["error_at"]) == ("EV101", f"{tmp_path / 'p.yaml'}:11:45")  # the `/` of values.ratio
+    assert values["error"].startswith("values.ratio: ") and values["units"] == 1
+
+
+@pytest.mark.parametrize("order", [("a", "b"), ("b", "a")])
+def test_a_false_when_condition_decides_whatever_the_order(tmp_path, order):
+    """`when` conditions are scope tests: a false one puts the subject outside the rule, whatever the
+    others give — missing data or an error — in either order (before: one order gave an error)."""
+    conditions = {"a": '"false"', "b": '"1 / 0 > 1"'}
+    when = ", ".join(f"{name}: {conditions[name]}" for name in order)
+    rule = f"""  - id: t.when
+    kind: requirement
+    strength: hard
+    subject: community
+    when: {{{when}}}
+    require: "true"
+"""
+    finding = _finding(_rule_policy(tmp_path, rule))
+    assert (finding.outcome, finding.values_dict["unmet"]) == ("not_applicable", ("a",))
+
+
+@pytest.mark.parametrize("order", [("ok", "bad"), ("bad", "ok")])
+def test_without_a_false_when_condition_an_error_is_the_findings_error(tmp_path, order):
+    conditions = {"ok": '"true"', "bad": '"1 / 0 > 1"', "gone": '"community.established_on > 2020-01-01"'}
+    when = ", ".join(f"{name}: {conditions[name]}" for name in (*order, "gone"))
+    rule = f"""  - id: t.when
+    kind: requirement
+    strength: hard
+    subject: community
+    when: {{{when}}}
+    require: "true"
+"""
+    finding = _finding(_rule_policy(tmp_path, rule))
+    assert (finding.outcome, finding.values_dict["error_code"]) == ("error", "EV101")  # the error, not the absence
+
+
+@pytest.mark.parametrize("order", [("bad", "no"), ("no", "bad")])
+def test_an_error_in_any_required_condition_is_the_findings_error(tmp_path, order):
+    conditions = {"no": '"false"', "bad": '"1 / 0 > 1"'}
+    require = ", ".join(f"{name}: {conditions[name]}" for name in order)
+    rule = f"""  - id: t.require
+    kind: requirement
+    strength: hard
+    subject: community
+    require: {{{require}}}
+"""
+    assert _finding(_rule_policy(tmp_path, rule)).outcome == "error"
+
+
+def test_an_exception_reading_absent_data_does_not_excuse_a_failure(tmp_path):
+    rule = """  - id: t.exception
+    kind: requirement
+    strength: hard
+    subject: community
+    require: "count(community.units) >= 2"
+    exception: "community.established_on < 2020-01-01"
+"""
+    finding = _finding(_rule_policy(tmp_path, rule))
+    assert finding.outcome == "violation"  # before: not_applicable
+    assert finding.values_dict["absent"] == ("exception: community.established_on",)
+    assert "exception" not in finding.values_dict
+
+
+def test_a_failing_value_of_a_subject_outside_the_rule_is_not_available(tmp_path):
+    rule = """  - id: t.values
+    kind: requirement
+    strength: hard
+    subject: community
+    when: {several: "count(community.units) > 1"}
+    require: "true"
+    values: {ratio: "count(community.units) / (count(community.units) - 1)"}
+"""
+    finding = _finding(_rule_policy(tmp_path, rule))
+    assert (finding.outcome, finding.values_dict["unmet"]) == ("not_applicable", ("several",))
+    assert finding.values_dict["absent"] == ("ratio: EV101 division by zero (1 / 0)",)

@@ -177,11 +177,30 @@ class _Generator:
     def _has(self, node: ir.Has, iterable: bool) -> str:
         operand = node.operand
         if isinstance(operand, ir.Attr):
-            return f"({self._attr(operand, False, nullable=True)} is not None)"
-        target, key = self.emit(operand.target), self.emit(operand.key)
+            return f"({self._present(operand)} is not None)"
+        key = self.emit(operand.key)
+        if isinstance(operand.target, ir.Attr) and self._optional_on_the_way(operand.target):
+            return f"_rt.has_key({self._present(operand.target)}, {key}, {operand.on_list!r})"
+        target = self.emit(operand.target)
         if operand.on_list:
             return f"(0 <= {key} < len({target}))"
         return f"({key} in {target})"
+
+    def _present(self, node: ir.Attr) -> str:
+        """A field chain's value, or None when it or any optional parent on the way is absent: has() of a
+        field through an absent parent is false, never absent itself (has(c.agreement.signed_on))."""
+        if not self._optional_on_the_way(node.target):
+            return self._attr(node, False, nullable=True)
+        getter = operator.methodcaller("get", node.name) if node.mapping_access else operator.attrgetter(node.name)
+        return f"_rt.present({self._present(node.target)}, {self.constant(getter)})"
+
+    @staticmethod
+    def _optional_on_the_way(node: ir.IR) -> bool:
+        while isinstance(node, ir.Attr):
+            if node.required:
+                return True
+            node = node.target
+        return False
 
     def _comprehension(self, node: ir.Comprehension, iterable: bool) -> str:
         var = _python_name(node.ident)

@@ -197,7 +197,12 @@ def judge(rule: CompiledRule, subject: str, subject_kind: str, community: str | 
     except Exception as error:  # noqa: BLE001 - every failure of an expression is this finding's error
         outcome, amount = "error", None
         values.update(error_values(error))
-    _report_values(rule, args, values)
+    failure = _report_values(rule, args, values, judged=outcome not in ("error", "not_applicable"))
+    if failure is not None:  # a failing value of a judged finding is its error, never a string in values
+        name, error = failure
+        outcome, amount = "error", None
+        values.update(error_values(error))
+        values["error"] = f"values.{name}: {values['error']}"
     return (rule.id, subject, subject_kind, community, period.label if period is not None else None, outcome, amount,
             "CNY" if outcome == "amount" and rule.amount_is_money else None,
             _plain_items(values))
@@ -265,9 +270,15 @@ def _requirement(rule: CompiledRule, args: tuple, values: dict) -> str:
     if failed is None:
         return "pass"
     values["failed"] = failed
-    if rule.exception is not None and rule.exception(*args):
-        values["exception"] = True
-        return "pass"
+    if rule.exception is not None:
+        try:
+            holds = rule.exception(*args)
+        except runtime.Absent as missing:  # an exception not shown to hold does not excuse the failure
+            holds = False
+            values["absent"] = (f"exception: {missing.what}",)
+        if holds:
+            values["exception"] = True
+            return "pass"
     return "violation" if rule.strength == "hard" else "warning"
 
 
@@ -318,10 +329,14 @@ def _error_text(error: BaseException) -> str:
 
 
 def _failed(conditions: Conditions, args: tuple, first_only: bool = False) -> tuple[str, ...] | None:
-    """None when every condition holds, else the names of those that fail (only the first with
-    `first_only`, as for `when`: one unmet condition puts the subject outside the rule). A false
-    condition decides even when another one lacks data; only when none is false does absence count."""
-    failed, absent = [], None
+    """None when every condition holds, else the names of those that fail. Judged independently of their
+    order (docs/language.md §3):
+    - `first_only` (`when`: scope tests): a false condition decides — the subject is outside the rule
+      whatever the others give, missing data or an error; only when none is false does an error (first)
+      or else missing data count. Evaluation stops at the first false one, so it costs no more.
+    - otherwise (`require`, `grant`): every condition is judged; an error in any is the finding's error;
+      a false one decides over missing data elsewhere."""
+    failed, absent, error = [], None, None
     for name, condition in conditions:
         try:
             if not condition(*args):
@@ -330,15 +345,26 @@ def _failed(conditions: Conditions, args: tuple, first_only: bool = False) -> tu
                     break
         except runtime.Absent as missing:
             absent = absent or missing
+        except Exception as problem:  # noqa: BLE001 - re-raised below unless a false condition decides
+            if not first_only:
+                raise
+            error = error or problem
     if failed:
         return tuple(failed)
+    if error is not None:
+        raise error
     if absent is not None:
         raise absent
     return None
 
 
-def _report_values(rule: CompiledRule, args: tuple, values: dict) -> None:
-    absent = []
+def _report_values(rule: CompiledRule, args: tuple, values: dict, judged: bool) -> tuple[str, BaseException] | None:
+    """Evaluate the rule's `values:` into `values`; absent ones are listed under `absent`. Returns the
+    first value that failed (name, exception) of a `judged` finding, which makes it an `error`; on a
+    not_applicable (or error) finding a value that fails is not available either, and listed under
+    `absent` with its error (a `when` that guards a division puts the subject outside the rule)."""
+    absent = list(values.pop("absent", ()))
+    failure = None
     for name, function in rule.values:
         if name in values:
             continue  # the engine's entry stands (the checker refuses such names: PE414)
@@ -346,7 +372,12 @@ def _report_values(rule: CompiledRule, args: tuple, values: dict) -> None:
             values[name] = function(*args)
         except runtime.Absent as missing:
             absent.append(f"{name}: {missing.what}")
-        except (runtime.EvaluationError, ArithmeticError) as error:
-            values[name] = f"error: {error}"
+        except Exception as error:  # noqa: BLE001 - every failure of an expression is an error
+            if judged:
+                failure = failure or (name, error)
+            else:
+                details = error_values(error)
+                absent.append(f"{name}: {details['error_code']} {details['error']}")
     if absent:
         values["absent"] = tuple(absent)
+    return failure

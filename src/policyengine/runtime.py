@@ -360,6 +360,18 @@ def fen(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2, context=_UNBOUNDED)
 
 
+def present(value: Any, getter: Any) -> Any:
+    """getter(value), or None when value is None (a field read through an absent parent, for has())."""
+    return None if value is None else getter(value)
+
+
+def has_key(target: Any, key: Any, on_list: bool) -> bool:
+    """has(x[key]) with x possibly absent (None): false then."""
+    if target is None:
+        return False
+    return 0 <= key < len(target) if on_list else key in target
+
+
 def require_present(value: Any, what: str) -> Any:
     if value is None:
         raise Absent(what)
