@@ -213,3 +213,38 @@ def test_yaml_syntax_errors_keep_their_positions(tmp_path, text, line, column):
         yaml.load(text, Loader=yaml.SafeLoader)
     mark = pure.value.problem_mark
     assert (error.code, error.line, error.column) == ("RE108", mark.line + 1, mark.column + 1) == ("RE108", line, column)
+
+
+# ------------------------------------------------------------------------ every reference field
+
+# `*_id` fields that name no record of these files: identifiers of things outside them
+EXTERNAL_IDENTIFIERS = {"legal_entity_id", "procurement_id", "finance_entity_id", "semester_id",
+                        "subject_team_id"}  # subject_team_id: the team's own id (assessment.subject_id refers to it)
+
+
+def test_every_reference_field_of_every_schema_is_resolved():
+    """Issue 21.3: a field that names another record is a `ref:` (resolved, RE104 otherwise) or declares
+    `refers_to:` (resolved the same way); the core schema and every policy's extension."""
+    from policyengine import resources
+    from policyengine.recordschema import load_record_schema
+    from policyengine.schemaext import schema_for_policy
+
+    schemas = {"core": load_record_schema()}
+    for name in resources.bundled_policy_names():
+        schemas[name] = schema_for_policy(str(resources.bundled_policy(name)))[0]
+    unresolved = []
+    for origin, schema in schemas.items():
+        for kind in schema.kinds.values():
+            for field in kind.fields.values():
+                names_a_record = field.name.endswith(("_id", "_ids")) and not field.is_id
+                if names_a_record and not field.ref_kind and not field.refers_to and not _list_of_refs(field) \
+                        and field.name not in EXTERNAL_IDENTIFIERS:
+                    unresolved.append(f"{origin}: {kind.name}.{field.name}")
+    assert unresolved == []
+
+
+def _list_of_refs(field) -> bool:
+    spec = field.spec
+    while spec.tag == "list":
+        spec = spec.element
+    return spec.tag == "ref"
