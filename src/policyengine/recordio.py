@@ -78,6 +78,9 @@ class BadNumber:
 
 def number_problem(value: Decimal | int, limits: RecordLimits) -> tuple[str, str] | None:
     """(zh, en) when a number is beyond the digit or exponent limit, else None."""
+    if type(value) is int and value.bit_length() > 4 * (limits.max_number_digits + limits.max_number_exponent):
+        digits = int(value.bit_length() * 0.30103) + 1  # Decimal(value) would refuse over 4,300 digits
+        return (f"数字约有 {digits} 位，超出范围", f"a number of about {digits} digits, out of range")
     number = value if isinstance(value, Decimal) else Decimal(value)
     if not number.is_finite() or number.is_zero():
         return None

@@ -188,6 +188,8 @@ _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 50, 50
 
 
 def _short(value: Any) -> str:
+    if type(value) is int and value.bit_length() > 200:  # repr() refuses ints over 4,300 digits
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
     text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -242,7 +244,15 @@ def _documents(sources: Source | Iterable[Source], errors: list[RecordError], li
     one set of tables (nested-list files need their parents); each xlsx workbook is its own set."""
     if isinstance(sources, (str, os.PathLike, Mapping)):
         sources = [sources]
-    sources = list(sources)
+    if not isinstance(sources, Iterable):
+        sources = [sources]
+    unusable = [s for s in sources if not isinstance(s, (str, os.PathLike, Mapping))]
+    for source in unusable:  # a caller's mistake, reported as records are (RE116), not a TypeError
+        errors.append(RecordError(None, None, None, UNSUPPORTED_FORMAT,
+                                  f"无法读取的记录来源 {_short(source)}：应为文件路径或映射",
+                                  f"cannot read records from {_short(source)} ({type(source).__name__}): "
+                                  "give a file path or a mapping of collections"))
+    sources = [s for s in sources if isinstance(s, (str, os.PathLike, Mapping))]
     csv_paths = [Path(s) for s in sources if not isinstance(s, Mapping) and str(s) != "-"
                  and _is_table(Path(s)) and Path(s).suffix.lower() != ".xlsx"]
     for source in sources:

@@ -102,3 +102,15 @@ def test_a_malformed_test_file_is_a_located_case_error_not_a_traceback(tmp_path,
         load_case_file(path)
     assert cli.main(["--lang", "en", "test", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sources, code, field", [
+    ([1], "RE116", None), (None, "RE116", None),  # not a path or a mapping: a caller's mistake, reported
+    ({"communities": [{"community_id": "c1", "name": "x", "units": [], "batch": 10 ** 5000}]}, "RE115", "batch"),
+    ({"communities": [{"community_id": "c1", "name": 10 ** 5000, "units": []}]}, "RE102", "name"),
+])
+def test_hostile_python_records_are_record_errors(sources, code, field):
+    # found probing the API: an int over 4,300 digits made repr() and Decimal() raise ValueError
+    with pytest.raises(RecordErrors) as caught:
+        load_records(sources)
+    assert [(e.code, e.field) for e in caught.value.errors] == [(code, field)]
