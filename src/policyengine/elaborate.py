@@ -9,6 +9,7 @@ is a diagnostic; nothing here raises on bad input except an unusable override (P
 from __future__ import annotations
 
 import decimal
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -295,6 +296,15 @@ class Elaborator:
     def override(self, decl: ParameterDecl, base: Parameter, value: Any) -> Parameter:
         """A caller's value for a parameter: a Python value, or an expression string for a
         non-string parameter. It must have the declared type (and be one of its choices)."""
+        bounds = limits.current()
+        if (not value.is_finite() if isinstance(value, decimal.Decimal) else
+                isinstance(value, float) and not math.isfinite(value)):  # NaN, ±Infinity
+            self.report("PE408", decl.value.span, name=decl.name, problem=f"override {value!r}: not a finite number")
+            raise PolicyError(self.diagnostics)
+        if _beyond_digits(value, bounds):  # a caller's 10**5000 or Decimal("1e999999"): PE506, as if written
+            self.report("PE506", decl.value.span, text=_bounded_repr(value), digits=bounds.max_number_digits,
+                        exponent=bounds.max_number_exponent)
+            raise PolicyError(self.diagnostics)
         if isinstance(value, str) and not t.is_stringlike(base.type):
             parsed, parsed_type = self.constant(parser.expression_scalar(value, f"<parameter {decl.name}>"), decl.name)
         else:
@@ -302,7 +312,7 @@ class Elaborator:
         common = t.unify(base.type, parsed_type) if parsed_type is not None else None
         candidate = Parameter(decl.name, parsed, common or base.type, base.span)  # `[]` defaults take their override's type
         if common is None or not self.conforms(decl, candidate) or self.diagnostics:
-            self.report("PE408", decl.value.span, name=decl.name, problem=f"override {value!r}")
+            self.report("PE408", decl.value.span, name=decl.name, problem=f"override {_bounded_repr(value)}")
             raise PolicyError(self.diagnostics)
         return candidate
 
@@ -649,6 +659,26 @@ def python_type(value: Any) -> t.Type:
     if isinstance(value, dt.date):
         return t.DATE
     raise TypeError(f"unsupported constant {value!r}")
+
+
+def _beyond_digits(value: Any, bounds: limits.PolicyLimits) -> bool:
+    """Whether a number given from Python has more digits or a larger exponent than a policy may write."""
+    if isinstance(value, (list, tuple)):
+        return any(_beyond_digits(item, bounds) for item in value)
+    if isinstance(value, dict):
+        return any(_beyond_digits(item, bounds) for item in value.values())
+    if type(value) is int:
+        return value.bit_length() > 3.33 * (bounds.max_number_digits + bounds.max_number_exponent)
+    if isinstance(value, decimal.Decimal) and value.is_finite() and not value.is_zero():
+        return len(value.as_tuple().digits) > bounds.max_number_digits or abs(value.adjusted()) > bounds.max_number_exponent
+    return False
+
+
+def _bounded_repr(value: Any) -> str:
+    if type(value) is int and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    text = repr(value) if not isinstance(value, (list, tuple, dict)) or len(value) < 50 else f"<{type(value).__name__} of {len(value)} items>"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _value_span(decl: RuleDecl, name: str) -> Span:

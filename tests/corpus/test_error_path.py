@@ -122,3 +122,16 @@ def test_a_date_beyond_year_9999_is_ev102_in_the_api_and_in_a_finding(tmp_path):
     report = load_policy(write(tmp_path, text)).evaluate(load_records(RECORDS), as_of=AS_OF)
     assert {(f.values_dict["error_code"], f.values_dict["error_at"]) for f in report.findings} == {
         ("EV102", f"{tmp_path / 'p.yaml'}:{position(text, '+ 10000')}")}
+
+
+@pytest.mark.parametrize("name, value, code", [
+    ("max_units", 10 ** 5000, "PE506"),                       # repr() itself refuses it: bounded text
+    ("quality_bonus", __import__("decimal").Decimal("1e999999"), "PE506"),
+    ("quality_bonus", __import__("decimal").Decimal("NaN"), "PE408"),
+], ids=["int-5000-digits", "decimal-1e999999", "decimal-nan"])
+def test_hostile_parameter_overrides_are_located_at_the_parameter(name, value, code):
+    policy = RECORDS.parent / "policy.yaml"  # max_units on line 9, quality_bonus on line 14 (value: at column 12)
+    with pytest.raises(policyengine.PolicyError) as error:
+        load_policy(policy, parameters={name: value})
+    line = {"max_units": 9, "quality_bonus": 14}[name]
+    assert [(d.code, d.span.line, d.span.col) for d in error.value.diagnostics] == [(code, line, 12)]
