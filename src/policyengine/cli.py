@@ -171,6 +171,8 @@ def _parser(lang: str = "zh") -> argparse.ArgumentParser:
     test.add_argument("--coverage", action="store_true", help=h["coverage"])
     test.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE", help=h["param"])
     test.add_argument("--format", choices=("text", "json"), default="text", help=h["format"])
+    test.add_argument("--mutate", action="store_true", help=h["mutate"])
+    test.add_argument("--policy", action="append", default=[], help=h["mutate_policy"])
     test.set_defaults(run=_test)
 
     bench = command("bench")
@@ -226,7 +228,8 @@ HELP = {
            "diff_policy": "政策；给两次则比较两个政策（按 concept 匹配规则）",
            "diff_as_of": "评估日期；给两次则比较两个日期", "diff_param": "参数 NAME=VALUE：与默认值比较（作用于“之后”一侧）",
            "as_of": "评估日期 YYYY-MM-DD（默认今天）", "param": "覆盖参数 NAME=VALUE（按声明的类型检查）",
-           "test_paths": "测试文件或目录", "coverage": "报告规则与结果覆盖率", "repeat": "重复次数",
+           "test_paths": "测试文件或目录", "mutate": "变异测试：逐个翻转比较运算符（含 values、let:），报告各政策的杀死率与存活变异",
+           "mutate_policy": "--mutate 的政策（名称或文件，可重复；默认：所有带测试的内置政策）", "coverage": "报告规则与结果覆盖率", "repeat": "重复次数",
            "which": "records 或 policy", "doc": "政策与原文并排（及原文覆盖率）",
            "check_sources": "同时按 DIR 中的原文核对每条引文", "doc_sources": "原文目录（默认：内置 sources/）"},
     "en": {"description": "Education-community policies as data: check, evaluate, explain, compare.",
@@ -250,7 +253,8 @@ HELP = {
            "diff_as_of": "evaluation date; twice to compare two dates",
            "diff_param": "parameter NAME=VALUE, compared with the defaults (applies to the 'after' side)",
            "as_of": "YYYY-MM-DD (default: today)", "param": "override a parameter NAME=VALUE (type-checked as declared)",
-           "test_paths": "test files or folders", "coverage": "report rule and outcome coverage", "repeat": "repetitions",
+           "test_paths": "test files or folders", "mutate": "mutation run: flip each comparison operator (values and let: included), report each policy's kill rate and survivors",
+           "mutate_policy": "policy for --mutate (name or file, repeatable; default: every bundled policy with tests)", "coverage": "report rule and outcome coverage", "repeat": "repetitions",
            "which": "records or policy", "doc": "the policy woven beside its source text, with the source coverage",
            "check_sources": "also verify every quote against the source documents in DIR",
            "doc_sources": "the source documents (default: the bundled sources/)"},
@@ -567,6 +571,16 @@ def _rules(args) -> int:
 
 def _test(args) -> int:
     from policyengine.testing.cases import run_paths
+
+    if args.mutate:  # the mutation run: kill rate and survivors per policy (testing/mutation.py)
+        from policyengine.testing import mutation
+
+        results = mutation.run(args.policy or None)
+        if args.format == "json":
+            print(json.dumps({"results": results}, ensure_ascii=False, indent=2))
+        else:
+            print(mutation.render(results))
+        return 0 if all("skipped" not in r for r in results) else 1
 
     try:
         return run_paths(args.paths, coverage=args.coverage, output_format=args.format, lang=args.lang,

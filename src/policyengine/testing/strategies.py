@@ -10,15 +10,16 @@ format (collection name → list of plain dicts, dates and amounts as strings), 
 
     @given(pst.record_sets(), pst.as_of_dates())
     def test_no_crash(raw, as_of):
-        load_policy("ruian").evaluate(load_records(raw), as_of)
+        policy = load_policy("policies/my-city.yaml")
+        policy.evaluate(policy.load_records(raw), as_of)
 
 The generated records are valid and consistent (every reference resolves, a unit is a member of a
 community at most once, joined_on < left_on, established_on < dissolved_on …) and deliberately
 boundary-heavy: dates fall on or next to semester, school-year and calendar-year edges and the
 policies' own due dates; numbers sit on and next to the thresholds the policies use (a Z gain of
 exactly 5, six units, 30,000.00 yuan …). Strings such as towns, zones, cities and school names are
-drawn from a `Vocabulary`, by default the string constants of the bundled policies, so that a rule
-that names 殷店镇 or 高楼 can be met.
+drawn from a `Vocabulary`, by default the string constants of the bundled policies (with `policy=`,
+that policy's), so that a rule that names a town or a zone can be met.
 
 `invalid_record_sets()` breaks exactly one field of a valid set and says which field and which
 record error code the loader must report. `expressions()` generates syntactically valid policy
@@ -758,11 +759,12 @@ def record_sets(draw, sizes: Sizes | None = None, vocab: Vocabulary | None = Non
               "reports": reports, "awards": awards}
     if n_scenarios:
         _merge(result, draw(scenarios(n_scenarios, years, policy)))
-    rosters = sorted(n for n in ROSTERS if _of_policy(n, policy))
+    rosters = _candidates(policy, rosters=True)
     if sizes.rosters and rosters and draw(st.integers(0, 5)) == 0:  # a roster alone (decided last: Hypothesis
         rnd = random.Random(draw(st.integers(0, 2 ** 32 - 1)))  # then varies it as often as the rest)
-        scene = _Scene(rnd, "r", policy)
-        ROSTERS[rnd.choice(rosters)](scene, rnd.choice(YEARS[1:-1]))
+        owner, name = rnd.choice(rosters)
+        scene = _Scene(rnd, "r", owner)
+        ROSTERS[name](scene, rnd.choice(YEARS[1:-1]))
         if rnd.random() < 0.5:
             _FUNDING(scene, rnd.choice(YEARS[1:-1]))
         return scene.records
@@ -894,32 +896,47 @@ def _assignment(draw, g: "_Draw", i, person_ids, person_by_id, unit_ids, communi
 
 
 @functools.cache
-def _policy_parameters() -> Mapping[str, Mapping[str, Any]]:
-    from policyengine import resources
+def _policy_params(policy: str) -> Mapping[str, Any]:
+    """A policy's parameters (and its jurisdiction id as `__jurisdiction__`), {} if it does not load."""
     from policyengine.diagnostics import PolicyError
     from policyengine.engine import load_policy
 
-    out: dict[str, Mapping[str, Any]] = {}
-    for name in resources.bundled_policy_names():
-        try:
-            policy = load_policy(name)
-        except (PolicyError, OSError):
-            continue
-        out[name] = {**dict(policy.parameters), "__jurisdiction__": policy.jurisdiction}
-    return out
+    try:
+        loaded = load_policy(policy)
+    except (PolicyError, OSError):
+        return {}
+    return {**dict(loaded.parameters), "__jurisdiction__": loaded.jurisdiction}
 
 
-def _param(policy: str, name: str, default: Any) -> Any:
-    value = _policy_parameters().get(policy, {}).get(name, default)
+def _policy_parameters() -> Mapping[str, Mapping[str, Any]]:
+    from policyengine import resources
+
+    return {name: _policy_params(name) for name in resources.bundled_policy_names() if _policy_params(name)}
+
+
+def _param(policy: str | None, name: str, default: Any) -> Any:
+    value = _policy_params(policy).get(name, default) if policy is not None else default
     return default if value is None else value
 
 
-def _seq(policy: str, name: str, default: Iterable[Any]) -> list:
+def _city(policy: str | None) -> str:
+    """The value of city fields that marks the policy's own records: its city_code, else the first of a
+    `…city_names` list, else its jurisdiction id."""
+    params = _policy_params(policy) if policy is not None else {}
+    if isinstance(params.get("city_code"), str):
+        return params["city_code"]
+    for key, value in params.items():
+        if key.endswith("city_names") and isinstance(value, (list, tuple)) and value:
+            return str(value[0])
+    return str(params.get("__jurisdiction__") or "city")
+
+
+def _seq(policy: str | None, name: str, default: Iterable[Any]) -> list:
     value = _param(policy, name, tuple(default))
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _int(policy: str, name: str, default: int) -> int:
+def _int(policy: str | None, name: str, default: int) -> int:
     try:
         return int(_param(policy, name, default))
     except (TypeError, ValueError):
@@ -929,17 +946,15 @@ def _int(policy: str, name: str, default: int) -> int:
 @functools.cache
 def _policy_activity_kinds(policy: str) -> tuple[str, ...]:
     """The activity kinds a policy names (its literals and list parameters)."""
-    from policyengine import resources
-
     kinds = set(_enum("activity_kind"))
     found: set[str] = set()
     try:
-        for literal in walk.literals(resources.bundled_policy(policy)):
+        for literal in walk.literals(policy):
             if literal.kind == "string" and literal.value in kinds:
                 found.add(literal.value)
     except Exception:  # noqa: BLE001 — a policy being edited: fall back to its parameters
         pass
-    for value in _policy_parameters().get(policy, {}).values():
+    for value in _policy_params(policy).values():
         for item in (value if isinstance(value, (list, tuple)) else (value,)):
             if isinstance(item, str) and item in kinds:
                 found.add(item)
@@ -1129,20 +1144,20 @@ def _assessments_by_period(sc: _Scene, g: dict, focus: int) -> None:
 # --- per policy ---------------------------------------------------------------------------------
 
 
-def _liuzhou(sc: _Scene, focus: int) -> None:
+def _tiered_pairings(sc: _Scene, focus: int) -> None:
     """Two lead–partner communities of different tiers (mostly school tiers), each with secondments,
     training, a subject team, assessments and a county bureau's reports."""
-    L = "liuzhou"
+    L = sc.policy
     tiers = _seq(L, "school_tiers", ()) + _seq(L, "cadre_tiers", ()) + list(_enum("tier"))
     first = sc.rnd.choice(tiers)
-    _liuzhou_group(sc, focus, first)
-    _liuzhou_group(sc, focus, sc.rnd.choice([t for t in tiers if t != first] or tiers))
+    _tiered_pairing(sc, focus, first)
+    _tiered_pairing(sc, focus, sc.rnd.choice([t for t in tiers if t != first] or tiers))
 
 
-def _liuzhou_group(sc: _Scene, focus: int, tier: str) -> None:
+def _tiered_pairing(sc: _Scene, focus: int, tier: str) -> None:
     rnd = sc.rnd
-    L = "liuzhou"
-    city = _seq(L, "liuzhou_city_names", ("liuzhou",))[0]
+    L = sc.policy
+    city = _city(L)
     g = _group(sc, city, rnd.choice(("fusion", "co_build", "collaborative")), "lead", "partner",
                _around(rnd, _int(L, "partners_max", 2), (-1, 0, 1)) or 1, focus, tier=tier,
                expansion_consultation_record=not sc.ok(80))
@@ -1154,8 +1169,8 @@ def _liuzhou_group(sc: _Scene, focus: int, tier: str) -> None:
         extra = sc.unit(city=city)
         community["units"].append({"unit_id": extra, "role": "lead"})
     lead, partners = g["core"], g["members"]
-    districts = _seq(L, "lead_districts", ("城中区",))
-    counties = _seq(L, "five_counties", ("柳城县",))
+    districts = _seq(L, "lead_districts", ("甲区",))
+    counties = _seq(L, "five_counties", ("乙县",))
     county = rnd.choice(counties)
     same_town = rnd.choice(("town-a", "town-b"))
     for uid in g["units"]:
@@ -1245,15 +1260,15 @@ def _liuzhou_group(sc: _Scene, focus: int, tier: str) -> None:
                                "approved_by_party_group_on": (submitted - dt.timedelta(days=rnd.choice((0, 1, -1)))).isoformat()})
 
 
-def _liuzhou_districts(sc: _Scene, focus: int) -> None:
+def _bureau_pairing(sc: _Scene, focus: int) -> None:
     """A district–county bureau pairing and its school communities: for each primary/junior stage a
     quality school of the lead district with a rural or weak school of the paired county (now and then
     a stage missing or a school off the pairing); cadres exchanged both ways for one to two years."""
     rnd = sc.rnd
-    L = "liuzhou"
-    city = _seq(L, "liuzhou_city_names", ("liuzhou",))[0]
-    district = rnd.choice(_seq(L, "lead_districts", ("城中区",)))
-    county = rnd.choice(_seq(L, "five_counties", ("柳城县",)))
+    L = sc.policy
+    city = _city(L)
+    district = rnd.choice(_seq(L, "lead_districts", ("甲区",)))
+    county = rnd.choice(_seq(L, "five_counties", ("乙县",)))
     lead = sc.unit(with_principal=False, kind="edu_bureau", county=district, city=city)
     partner = sc.unit(with_principal=False, kind="edu_bureau", county=county, city=city)
     cid = sc.community([(lead, "lead"), (partner, "partner")], tier="district_county_admin", city=city,
@@ -1276,31 +1291,31 @@ def _liuzhou_districts(sc: _Scene, focus: int) -> None:
                      established_on="2021-06-01")
 
 
-def _liuzhou_first_batch(sc: _Scene, focus: int) -> None:
+def _named_leads(sc: _Scene, focus: int) -> None:
     """The five first-batch high-school communities: each named lead with a county model high school
     of one of the five counties (now and then one lead or county off the list)."""
     rnd = sc.rnd
-    L = "liuzhou"
-    city = _seq(L, "liuzhou_city_names", ("liuzhou",))[0]
-    leads = _seq(L, "first_batch_leads", ("柳州高级中学",))
-    counties = _seq(L, "five_counties", ("柳城县",))
+    L = sc.policy
+    city = _city(L)
+    leads = _seq(L, "first_batch_leads", ("某高级中学",))
+    counties = _seq(L, "five_counties", ("乙县",))
     stage = _seq(L, "hs_stages", ("senior",))[0]
     for i, name in enumerate(leads):
-        lead = sc.unit(name=name if sc.ok(95) else "柳州市某中学", city=city, stage=stage)
+        lead = sc.unit(name=name if sc.ok(95) else "某中学", city=city, stage=stage)
         partner = sc.unit(city=city, stage=stage, is_model_hs=sc.ok(95), ownership="county" if sc.ok(95) else "city",
                           county=counties[i % len(counties)] if sc.ok(95) else "其他县")
         sc.community([(lead, "lead"), (partner, "partner")], tier="city_county_hs", batch=1, city=city,
                      established_on="2021-06-01")
 
 
-def _ruian(sc: _Scene, focus: int) -> None:
+def _core_exchanges(sc: _Scene, focus: int) -> None:
     rnd = sc.rnd
-    R = "ruian"
-    city = _param(R, "city_code", "ruian")
+    R = sc.policy
+    city = _city(R)
     model = rnd.choice(("fusion", "co_build", "co_build", "collaborative", "collaborative"))
     g = _group(sc, city, model, "core", rnd.choice(("member", "campus")), rnd.choice((1, 1, 2)), focus)
     cid, core, members = g["cid"], g["core"], g["members"]
-    zones = _seq(R, "mountain_zones", ("高楼",))
+    zones = _seq(R, "mountain_zones", ("山区",))
     core_record = sc.unit_record(core)
     if sc.ok(50):
         core_record["public"], core_record["ownership"] = False, "private"
@@ -1386,12 +1401,12 @@ def _ruian(sc: _Scene, focus: int) -> None:
         sc.records["communities"][-1].pop("dissolved_on", None)
 
 
-def _ruian_roster(sc: _Scene, focus: int) -> None:
+def _stage_roster(sc: _Scene, focus: int) -> None:
     """Ruian's 2021 batch: about 30 primary and 23 junior/nine-year communities (the policy's counts,
     one more or one fewer)."""
     rnd = sc.rnd
-    R = "ruian"
-    city = _param(R, "city_code", "ruian")
+    R = sc.policy
+    city = _city(R)
     off = rnd.choice(("primary", "junior")) if not sc.ok(70) else None  # one count one off
     for stage, n in (("primary", _int(R, "primary_communities_2021", 30)),
                      ("junior", _int(R, "junior_communities_2021", 23))):
@@ -1402,17 +1417,17 @@ def _ruian_roster(sc: _Scene, focus: int) -> None:
                          model_type=rnd.choice(("fusion", "co_build", "collaborative")), established_on="2021-06-01")
 
 
-def _suixian(sc: _Scene, focus: int) -> None:
+def _town_group(sc: _Scene, focus: int) -> None:
     rnd = sc.rnd
-    S = "suixian"
-    towns = _seq(S, "b2_towns", ("厉山镇",))
-    pilot = _param(S, "pilot_town", "殷店镇")
+    S = sc.policy
+    towns = _seq(S, "b2_towns", ("乙镇",))
+    pilot = _param(S, "pilot_town", "甲镇")
     kind = rnd.choice(("fusion_b1", "fusion_b2", "co_build", "co_build"))
     model = "co_build" if kind == "co_build" else "fusion"
     batch = 1 if kind == "fusion_b1" else 2 if kind == "fusion_b2" else rnd.choice((1, 2))
     town = pilot if kind == "fusion_b1" else rnd.choice(towns)
     n = _around(rnd, _int(S, "b2_max_schools", 5) - 1, (-2, 0, 1, 1)) if kind == "fusion_b2" else rnd.choice((1, 2))
-    g = _group(sc, "suixian", model, rnd.choice(_seq(S, "lead_roles", ("core",))), "member", max(1, n), focus,
+    g = _group(sc, _city(S), model, rnd.choice(_seq(S, "lead_roles", ("core",))), "member", max(1, n), focus,
                town_of_units=town, stage_of_units=_param(S, "b2_lead_stage", "primary"), batch=batch, town=town,
                members_enumerated=sc.ok(90))
     community = sc.records["communities"][-1]
@@ -1455,20 +1470,20 @@ def _suixian(sc: _Scene, focus: int) -> None:
                                                "approved_on": (spent + dt.timedelta(days=rnd.choice((-1, 0, 1)))).isoformat()}]})
 
 
-def _suixian_roster(sc: _Scene, focus: int) -> None:
+def _batch_roster(sc: _Scene, focus: int) -> None:
     """Suixian's batches: one fusion community in the pilot town, the co-build communities of batches 1
     and 2, and one to three fusion communities in each batch-2 town (counts on or next to the policy's)."""
     rnd = sc.rnd
-    S = "suixian"
-    pilot = _param(S, "pilot_town", "殷店镇")
+    S = sc.policy
+    pilot = _param(S, "pilot_town", "甲镇")
     lo, hi = _int(S, "b2_per_town_min", 1), _int(S, "b2_per_town_max", 3)
 
     def one(model: str, batch: int, town: str) -> None:
         lead = sc.unit(with_principal=False, town=town, stage="primary", is_central_school=True)
         sc.community([(lead, "core")], model_type=model, batch=batch, town=town, established_on="2022-06-01",
-                     city="suixian")
+                     city=_city(S))
 
-    towns = _seq(S, "b2_towns", ("厉山镇",))
+    towns = _seq(S, "b2_towns", ("乙镇",))
     off = rnd.choice(("fusion_b1", "co_build_b1", "co_build_b2", "towns")) if not sc.ok(70) else None
     for key, model, batch in (("fusion_b1", "fusion", 1), ("co_build_b1", "co_build", 1), ("co_build_b2", "co_build", 2)):
         for _ in range(_int(S, f"{key}_count", 1) + (rnd.choice((-1, 1)) if off == key else 0)):
@@ -1479,16 +1494,16 @@ def _suixian_roster(sc: _Scene, focus: int) -> None:
             one("fusion", 2, town)
 
 
-def _yueqing(sc: _Scene, focus: int) -> None:
+def _model_groups(sc: _Scene, focus: int) -> None:
     """Two groups of different models, each with its activity programme, assessments and teachers."""
     for model in sc.rnd.sample(("fusion", "co_build", "collaborative"), 2):
-        _yueqing_group(sc, focus, model)
+        _model_group(sc, focus, model)
 
 
-def _yueqing_group(sc: _Scene, focus: int, model: str) -> None:
+def _model_group(sc: _Scene, focus: int, model: str) -> None:
     rnd = sc.rnd
-    Y = "yueqing"
-    city = _param(Y, "city_code", "yueqing")
+    Y = sc.policy
+    city = _city(Y)
     g = _group(sc, city, model, rnd.choice(("core", "head")), rnd.choice(("campus", "branch", "member")),
                rnd.choice((1, 1, 2)), focus)
     kinds = [k for k in _policy_activity_kinds(Y)]
@@ -1503,7 +1518,7 @@ def _yueqing_group(sc: _Scene, focus: int, model: str) -> None:
             sc.assessment(cid, "annual", dt.date(y, 12, 20), period_covered=y if sc.ok(85) else y - 1)
     tenure = _int(Y, "exchange_tenure_min_years", 10)
     window = _int(Y, "retirement_window_years", 6)
-    built_up = _seq(Y, "built_up_zones", ("乐成",))
+    built_up = _seq(Y, "built_up_zones", ("城区",))
     sc.unit_record(g["core"])["zone"] = rnd.choice(built_up)
     min_days = _int(Y, "rural_experience_min_years", 3) * _int(Y, "days_per_experience_year", 365)
     for _ in range(rnd.choice((1, 2))):  # built-up teachers with (nearly) three years' rural experience
@@ -1522,14 +1537,14 @@ def _yueqing_group(sc: _Scene, focus: int, model: str) -> None:
                           campus_tenure_start=dt.date(focus - tenure - 5, 9, 1).isoformat())
 
 
-def _yueqing_roster(sc: _Scene, focus: int) -> None:
+def _group_roster(sc: _Scene, focus: int) -> None:
     """The city's public compulsory schools, nearly all in groups: a pilot town, a first batch."""
     rnd = sc.rnd
-    Y = "yueqing"
-    city = _param(Y, "city_code", "yueqing")
+    Y = sc.policy
+    city = _city(Y)
     for i in range(rnd.choice((2, 3))):
         _group(sc, city, rnd.choice(("fusion", "co_build", "collaborative")), "core", "campus", rnd.choice((2, 3)), focus,
-               pilot=i == 0 and sc.ok(90), town="乐成", batch=1 if sc.ok(70) else 2)
+               pilot=i == 0 and sc.ok(90), town=_seq(Y, "built_up_zones", ("城区",))[0], batch=1 if sc.ok(70) else 2)
         sc.records["communities"][-1]["established_on"] = rnd.choice(("2021-06-01", "2021-12-31", "2022-01-01"))
     for _ in range(rnd.choice((0, 0, 1, 2))):
         sc.unit(city=city, kind="school", public=True, stage=rnd.choice(_seq(Y, "compulsory_stages", ("primary",))))
@@ -1539,10 +1554,9 @@ def _funding(sc: _Scene, focus: int) -> None:
     """Each jurisdiction's own earmarked budget for a few years, on and around its floor."""
     rnd = sc.rnd
     floors = []
-    for name, params in _policy_parameters().items():
-        if sc.policy is not None and params["__jurisdiction__"] != _jurisdiction(sc.policy):
-            continue
-        code = params.get("city_code") or params.get("__jurisdiction__")
+    chosen = {sc.policy: _policy_params(sc.policy)} if sc.policy is not None else _policy_parameters()
+    for name, params in chosen.items():
+        code = _city(name)
         purposes = [v for k, v in params.items() if "purpose" in k and isinstance(v, str)]
         for key, value in params.items():
             if isinstance(value, Decimal) and value >= 1_000_000 and ("fund" in key or "floor" in key):
@@ -1559,10 +1573,14 @@ def _funding(sc: _Scene, focus: int) -> None:
 
 
 _FUNDING = _funding
-SCENARIOS = {"liuzhou": _liuzhou, "liuzhou_districts": _liuzhou_districts, "liuzhou_first_batch": _liuzhou_first_batch, "ruian": _ruian,
-             "suixian": _suixian, "yueqing": _yueqing, "funding": _funding}
-SCENARIO_WEIGHTS = {"liuzhou": 2, "liuzhou_districts": 2, "ruian": 3, "suixian": 3, "yueqing": 2}  # the broader families more often
-ROSTERS = {"ruian_roster": _ruian_roster, "yueqing_roster": _yueqing_roster, "suixian_roster": _suixian_roster, "liuzhou_first_batch": _liuzhou_first_batch}
+# Scenario families, by the shape they build; a policy names the ones it uses, with weights, in its
+# policies/tests/<policy>/scenarios.yaml (`scenarios:` family → weight, `rosters:`), and every family reads
+# the parameters of the policy it is drawn for.
+SCENARIOS = {"tiered_pairings": _tiered_pairings, "bureau_pairing": _bureau_pairing, "named_leads": _named_leads,
+             "core_exchanges": _core_exchanges, "town_group": _town_group, "model_groups": _model_groups,
+             "funding": _funding}
+ROSTERS = {"stage_roster": _stage_roster, "group_roster": _group_roster, "batch_roster": _batch_roster,
+           "named_leads": _named_leads}
 
 
 def _merge(raw: dict[str, list[dict]], records: Mapping[str, list[dict]]) -> None:
@@ -1570,32 +1588,52 @@ def _merge(raw: dict[str, list[dict]], records: Mapping[str, list[dict]]) -> Non
         raw.setdefault(collection, []).extend(items)
 
 
-def _of_policy(scenario: str, policy: str | None) -> bool:
-    if policy is None:
-        return True
-    return scenario == "funding" or scenario.split("_")[0] == _jurisdiction(policy)
-
-
 @functools.cache
-def _jurisdiction(policy: str) -> str:
-    from policyengine.engine import load_policy
+def _families(policy: str) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
+    """The scenario families (with weights) and rosters a policy's scenarios.yaml names; `funding`
+    (the policy's own budget floors) is drawn for every policy."""
+    from policyengine.testing.reach import HintsError, load_hints
 
-    return load_policy(policy).jurisdiction
+    hints = load_hints(policy)
+    families = dict(hints.get("scenarios") or {})
+    rosters = tuple(hints.get("rosters") or ())
+    unknown = sorted(set(families) - set(SCENARIOS)) + sorted(set(rosters) - set(ROSTERS))
+    if unknown or not all(isinstance(w, int) and w > 0 for w in families.values()):
+        raise HintsError(f"{hints.get('__file__')}: unknown scenario families {unknown} (known: "
+                         f"{sorted(SCENARIOS)}, rosters {sorted(ROSTERS)}) or a weight that is not a positive integer")
+    families.setdefault("funding", 1)
+    return tuple(sorted(families.items())), rosters
+
+
+def _candidates(policy: str | None, rosters: bool = False) -> list[tuple[str, str]]:
+    """(policy, family) pairs to draw from, each as often as its weight: the policy's own, or with no
+    policy every bundled policy's."""
+    from policyengine import resources
+
+    names = [policy] if policy is not None else resources.bundled_policy_names()
+    out = []
+    for name in names:
+        families, roster_names = _families(name)
+        if rosters:
+            out += [(name, r) for r in roster_names]
+        else:
+            out += [(name, family) for family, weight in families for _ in range(weight)]
+    return out
 
 
 @st.composite
 def scenarios(draw, count: int = 1, years: Iterable[int] = YEARS, policy: str | None = None) -> dict[str, list[dict]]:
-    """Records of `count` scenarios (rule families built to be met, or missed by one); with `policy`,
-    that policy's scenarios only."""
+    """Records of `count` scenarios (rule families built to be met, or missed by one) of the families
+    the policy's scenarios.yaml names (with no policy: of every bundled policy's)."""
     years = tuple(years)
     rnd = random.Random(draw(st.integers(0, 2 ** 32 - 1)))
     raw: dict[str, list[dict]] = {}
-    names = [n for n in sorted(SCENARIOS) if _of_policy(n, policy) for _ in range(SCENARIO_WEIGHTS.get(n, 1))]
+    candidates = _candidates(policy)
     for k in range(count):
-        name = draw(st.sampled_from(names))
+        owner, name = draw(st.sampled_from(candidates))
         # mostly early years, so that most evaluation dates fall after the scenario's periods
         focus = draw(st.sampled_from([y for y in years if 2021 <= y <= 2023 for _ in range(2024 - y)] or years))
-        scene = _Scene(rnd, f"s{k}", policy)
+        scene = _Scene(rnd, f"s{k}", owner)
         SCENARIOS[name](scene, focus)
         _merge(raw, scene.records)
     return raw
