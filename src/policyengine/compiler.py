@@ -206,7 +206,8 @@ class _Generator:
         var = _python_name(node.ident)
         source = self.emit(node.source, iterable=True)
         element = self.emit(node.element)
-        condition = f" if {self.emit(node.condition)}" if node.condition is not None else ""
+        test = self.emit(node.condition) if node.condition is not None else None
+        condition = f" if {test}" if test is not None else ""
         self.loops = True
         loop = f"for {var} in _rt.trips({source}){condition}"  # every element a trip of the budget
         f = node.function
@@ -217,9 +218,9 @@ class _Generator:
         if f == "sum":
             return f"sum([{element} {loop}], 0)"
         if f in ("all", "any"):  # each item judged on its own: the result never depends on the items' order
-            skipped = "True" if f == "all" else "False"
-            test = element if node.condition is None else f"(({element}) if ({self.emit(node.condition)}) else {skipped})"
-            return f"_rt.{f}_of(lambda {var}: {test}, _rt.trips({source}))"
+            skipped = "True" if f == "all" else "False"  # an item the condition leaves out decides nothing
+            judged = element if test is None else f"(({element}) if ({test}) else {skipped})"
+            return f"_rt.{f}_of(lambda {var}: {judged}, _rt.trips({source}))"
         if f in ("min", "max", "first"):
             helper = {"min": "minimum", "max": "maximum", "first": "first"}[f]
             return f"_rt.{helper}(({element} {loop}), {self.constant(f + '(…)')})"
