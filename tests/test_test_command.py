@@ -93,6 +93,35 @@ def test_mutation_run_reports_kill_rate_and_survivors(tmp_path, monkeypatch):
     assert survivor["to"] == ">"
 
 
+def test_listed_equivalent_mutants_are_reported_apart_and_left_out_of_the_rate(tmp_path, monkeypatch):
+    """scenarios.yaml `mutation: {equivalent: [...]}`: a listed survivor is reported with its reason and
+    left out of the denominator; an entry naming no mutant is reported and excludes nothing."""
+    from policyengine.testing import mutation
+
+    (tmp_path / "tiny.yaml").write_text(TINY_POLICY, encoding="utf-8")
+    (tmp_path / "tests" / "tiny").mkdir(parents=True)
+    (tmp_path / "tests" / "tiny" / "cases.yaml").write_text(TINY_TESTS, encoding="utf-8")
+    (tmp_path / "tests" / "tiny" / "scenarios.yaml").write_text(textwrap.dedent("""\
+        mutation:
+          equivalent:
+            - {where: "rule tiny.has_lead require", from: ">=", reason: "stands in for a reason"}
+            - {where: "rule tiny.has_lead require", from: "<", reason: "names no mutant"}
+        """), encoding="utf-8")
+    monkeypatch.setattr(resources, "policies_dir", lambda: tmp_path)
+    result = mutation.run_policy("tiny")
+    assert result["mutants"] == 3 and result["killed"] == 2
+    assert result["kill_rate"] == 1.0 and result["kill_rate_all"] == round(2 / 3, 4)
+    assert result["survivors"] == []
+    assert [(e["where"], e["from"], e["equivalent"]) for e in result["equivalent"]] == [
+        ("rule tiny.has_lead require", ">=", "stands in for a reason")]
+    assert len(result["equivalent_problems"]) == 1 and "names 0 mutants" in result["equivalent_problems"][0]
+    assert "1 equivalent left out" in mutation.render([result])
+    (tmp_path / "tests" / "tiny" / "scenarios.yaml").write_text(
+        "mutation: {equivalent: [{where: x, from: '>='}]}\n", encoding="utf-8")
+    with pytest.raises(mutation.EquivalentsError):
+        mutation.run_policy("tiny")
+
+
 def test_test_run_compiles_each_policy_once_per_parameter_set(tmp_path, monkeypatch):
     """Speed by design: a run of many cases loads, checks and compiles a policy once per distinct
     parameter set (list-valued overrides included), never once per case."""

@@ -15,6 +15,20 @@ node spans); each mutant is a one-operator text edit, loaded, checked and compil
 set, and evaluated on the case records, which are loaded once. Only the cases that assert a rule the
 mutated expression can change (the rule itself, or every rule using a mutated definition) are run,
 and of those only the rules they assert are evaluated.
+
+A mutant that no valid record can tell from the policy (an *equivalent* mutant) is listed with its
+reason beside the policy's tests, in `policies/tests/<policy>/scenarios.yaml`:
+
+    mutation:
+      equivalent:
+        - where: "rule <id> when.<name>"   # the `where` of the mutant as reported
+          from: ">="                       # the operator before the flip
+          occurrence: 2                    # which `from` of that expression (1-based); only when several
+          reason: "..."                    # why no valid record can tell the two apart
+
+A listed mutant that survives is reported under `equivalent` and left out of the kill rate's
+denominator; one that is killed, or an entry that names no mutant, is reported under
+`equivalent_problems` (the list is kept exact) and excludes nothing.
 """
 
 from __future__ import annotations
@@ -128,6 +142,54 @@ def killed_by(mutant_path: Path, prepared: list[Prepared], rules: frozenset | No
     return None
 
 
+class EquivalentsError(Exception):
+    """A `mutation:` section of scenarios.yaml is malformed (names the file and the entry)."""
+
+
+def listed_equivalents(policy_file: Path) -> list[dict]:
+    """The equivalent mutants listed in the policy's scenarios.yaml (`mutation: {equivalent: [...]}`)."""
+    from policyengine.testing.reach import load_hints
+
+    hints = load_hints(policy_file)
+    section = hints.get("mutation") or {}
+    where = hints.get("__file__")
+    if not isinstance(section, dict) or set(section) - {"equivalent"}:
+        raise EquivalentsError(f"{where}: `mutation:` takes equivalent")
+    entries = section.get("equivalent") or []
+    for entry in entries if isinstance(entries, list) else [None]:
+        if not isinstance(entry, dict) or not {"where", "from", "reason"} <= set(entry) \
+                or set(entry) - {"where", "from", "occurrence", "reason"} or not str(entry["reason"]).strip():
+            raise EquivalentsError(f"{where}: each mutation.equivalent entry needs where, from and a reason "
+                                   f"(occurrence optional): {entry!r}")
+    return entries
+
+
+def _occurrences(operators: list) -> dict[int, tuple]:
+    """Operator offset → (where, op, its 1-based occurrence among that op in that expression, how many)."""
+    seen: dict[tuple, list[int]] = {}
+    for operator in operators:
+        seen.setdefault((operator.expression.where, operator.op), []).append(operator.offset)
+    return {offset: (key[0], key[1], i + 1, len(offsets))
+            for key, offsets in seen.items() for i, offset in enumerate(offsets)}
+
+
+def _apply_equivalents(entries: list[dict], results: list[dict]) -> list[str]:
+    """Marks each listed surviving mutant `equivalent` (with its reason); returns the problems: an entry
+    naming no mutant (or several), or naming a mutant the tests kill."""
+    problems = []
+    for entry in entries:
+        matches = [r for r in results if r["where"] == str(entry["where"]) and r["from"] == str(entry["from"])
+                   and ("occurrence" not in entry or r["occurrence"] == int(entry["occurrence"]))]
+        label = f"{entry['where']} {entry['from']}" + (f" #{entry['occurrence']}" if "occurrence" in entry else "")
+        if len(matches) != 1:
+            problems.append(f"{label}: names {len(matches)} mutants (one expected; add occurrence)")
+        elif matches[0]["killed"]:
+            problems.append(f"{label}: listed as equivalent but killed by {matches[0]['killed_by']}")
+        else:
+            matches[0]["equivalent"] = " ".join(str(entry["reason"]).split())
+    return problems
+
+
 def run_policy(name: str | Path, limit: int | None = None, verbose: bool = False,
                include_values: bool = True) -> dict:
     """Mutate one policy (a bundled name or a policy file) against its tests (<folder>/tests/<stem>/)."""
@@ -138,6 +200,8 @@ def run_policy(name: str | Path, limit: int | None = None, verbose: bool = False
         return {"policy": name, "skipped": "no policy file or no tests"}
     text = policy_file.read_text(encoding="utf-8")
     operators = comparison_operators(policy_file, include_values=include_values)[:limit]
+    occurrences = _occurrences(operators)
+    entries = listed_equivalents(policy_file)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"mutate-{name}-") as folder:
         mutant_path = Path(folder) / policy_file.name
@@ -161,16 +225,22 @@ def run_policy(name: str | Path, limit: int | None = None, verbose: bool = False
             line_text = mutated.splitlines()[operator.line - 1].strip()
             results.append({"location": f"{_shown(policy_file)}:{operator.line}:{operator.col}",
                             "where": operator.expression.where, "from": operator.op, "to": operator.flipped,
+                            "occurrence": occurrences[operator.offset][2],
                             "expression": _excerpt(operator.expression.scalar.text, operator),
                             "line": line_text, "killed": killer is not None, "killed_by": killer})
             if verbose:
                 print(f"  {'killed  ' if killer else 'SURVIVED'} {results[-1]['location']} {operator.op}→{operator.flipped}",
                       file=sys.stderr)
+    problems = _apply_equivalents(entries, results) if limit is None else []  # a smoke run sees only some
     killed = sum(r["killed"] for r in results)
+    equivalent = [r for r in results if "equivalent" in r]
+    counted = len(results) - len(equivalent)  # the denominator: equivalents are left out, each with its reason
     return {"policy": name, "mutants": len(results), "killed": killed,
-            "kill_rate": round(killed / len(results), 4) if results else 1.0,
+            "kill_rate": round(killed / counted, 4) if counted else 1.0,
+            "kill_rate_all": round(killed / len(results), 4) if results else 1.0,
             "cases": len(prepared), "seconds": round(time.perf_counter() - started, 1),
-            "survivors": [r for r in results if not r["killed"]], "mutations": results}
+            "survivors": [r for r in results if not r["killed"] and "equivalent" not in r],
+            "equivalent": equivalent, "equivalent_problems": problems, "mutations": results}
 
 
 def _excerpt(expression: str, operator) -> str:
@@ -191,11 +261,18 @@ def render(results: list[dict]) -> str:
         if "skipped" in result:
             lines.append(f"{name}: skipped ({result['skipped']})")
             continue
-        lines.append(f"{name}: {result['killed']}/{result['mutants']} mutants killed "
-                     f"({result['kill_rate'] * 100:.1f}%), {result['cases']} cases, {result['seconds']} s")
+        equivalent = result.get("equivalent", [])
+        lines.append(f"{name}: {result['killed']}/{result['mutants'] - len(equivalent)} mutants killed "
+                     f"({result['kill_rate'] * 100:.1f}%)" + (f", {len(equivalent)} equivalent left out" if equivalent else "")
+                     + f", {result['cases']} cases, {result['seconds']} s")
         for survivor in result["survivors"]:
             lines.append(f"  survived {survivor['location']} {survivor['from']}→{survivor['to']} "
                          f"[{survivor['where']}] {survivor['line']}")
+        for item in equivalent:
+            lines.append(f"  equivalent {item['location']} {item['from']}→{item['to']} [{item['where']}]: "
+                         f"{item['equivalent']}")
+        for problem in result.get("equivalent_problems", []):
+            lines.append(f"  equivalent list: {problem}")
     return "\n".join(lines)
 
 

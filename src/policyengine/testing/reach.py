@@ -79,7 +79,7 @@ def load_hints(policy: str | Path) -> dict[str, Any]:
         raise HintsError(f"{path}: {error}") from None
     if not isinstance(data, dict):
         raise HintsError(f"{path}: a mapping with `reach:` and/or `scenarios:` expected")
-    unknown = set(data) - {"reach", "scenarios", "rosters", "description"}
+    unknown = set(data) - {"reach", "scenarios", "rosters", "description", "mutation"}  # mutation: testing/mutation.py
     if unknown:
         raise HintsError(f"{path}: unknown key(s) {sorted(unknown)}")
     return {**data, "__file__": str(path)}
