@@ -238,3 +238,48 @@ class HandWritten:
                     out.append((rule, c.community_id, p.label, "pass", None, measured))
                 else:
                     out.append((rule, c.community_id, p.label, "violation", None, (("failed", (quota,)),) + measured))
+
+
+def engine_tuples(policy: Any, records: Any, as_of: dt.date) -> list[tuple]:
+    report = policy.evaluate(records, as_of, rules=list(RULES))
+    return [(r[0], r[1], r[4], r[5], r[6], r[8]) for r in report.rows]
+
+
+def _best(function: Callable[[], Any], repeat: int) -> tuple[Any, float]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        gc.collect()
+        start = time.process_time()
+        result = function()
+        best = min(best, time.process_time() - start)
+    return result, best
+
+
+def run(policy: Any, records: Any, as_of: dt.date, repeat: int = 3) -> dict:
+    """Both sides, interleaved, best CPU time of `repeat`; the tuples checked equal."""
+    hand = HandWritten(policy, as_of)
+    # timed: the evaluation and its rows (the findings); the tuples are taken from the rows afterwards
+    report, engine_s = _best(lambda: policy.evaluate(records, as_of, rules=list(RULES)), repeat)
+    engine_out = [(r[0], r[1], r[4], r[5], r[6], r[8]) for r in report.rows]
+    hand_out, hand_s = _best(lambda: hand.run(records), repeat)
+    engine_sorted, hand_sorted = sorted(engine_out, key=repr), sorted(hand_out, key=repr)
+    disagreements = [(e, h) for e, h in zip(engine_sorted, hand_sorted) if e != h]
+    per_rule = {}
+    for rule in RULES:
+        e_rule, e_s = _best(lambda: policy.evaluate(records, as_of, rules=[rule]).rows, repeat)
+        method = {RULES[0]: hand.fusion_size, RULES[1]: hand.meetings, RULES[2]: hand.z_reward,
+                  RULES[3]: hand.exchange_quota}[rule]
+
+        def one() -> list:
+            out: list = []
+            with decimal.localcontext(runtime.DECIMAL_CONTEXT):
+                method(records, out)
+            return out
+
+        _, h_s = _best(one, repeat)
+        per_rule[rule] = {"findings": len(e_rule), "engine_s": e_s, "hand_s": h_s, "ratio": e_s / h_s if h_s else None}
+    return {"findings": len(engine_out), "engine_s": engine_s, "hand_s": hand_s, "ratio": engine_s / hand_s,
+            "equal": len(engine_out) == len(hand_out) and not disagreements,
+            "disagreements": len(disagreements) + abs(len(engine_out) - len(hand_out)),
+            "disagreement_example": repr(disagreements[0])[:600] if disagreements else None,
+            "per_rule": per_rule}
