@@ -164,6 +164,7 @@ def _parser(lang: str = "zh") -> argparse.ArgumentParser:
     rules = command("rules")
     rules.add_argument("--policy", required=True, help=h["policy"])
     rules.add_argument("--format", choices=("table", "json"), default="table", help=h["format"])
+    rules.add_argument("--source", metavar="RULE", help=h["rule_source"])
     rules.set_defaults(run=_rules)
 
     test = command("test")
@@ -218,6 +219,7 @@ HELP = {
            "explain": "逐句解释一条结果：条件、取值、参数与原文", "diff": "比较两次评估（两个政策、两种参数读法或两个日期）",
            "rules": "列出政策的规则及未编码的目录条目", "test": "运行政策测试文件（默认：全部内置政策）",
            "bench": "按规则计时", "schema": "输出 JSON Schema：记录格式或政策格式", "files": "政策文件",
+           "rule_source": "打印为此规则生成的 Python 代码（每个表达式注明 文件:行:列）",
            "format": "输出格式", "evaluate_format": "输出格式（csv/xlsx/html 需要 -o）", "output": "写入此文件", "pretty": "json：缩进",
            "summary": "按教共体汇总：各结果数、按规则的违规与警示、应付金额合计、未到期的期限",
            "all": "表格：也列出不适用的结果", "outcome": "只显示此结果（可重复）",
@@ -244,6 +246,7 @@ HELP = {
            "summary": "per community: counts by outcome, violations and warnings by rule, amounts owed, deadlines not yet due",
            "all": "table: also list not_applicable findings", "outcome": "show only this outcome (repeatable)",
            "rule_glob": "evaluate only the rules matching this glob (repeatable)",
+           "rule_source": "print the Python code generated for this rule (with file:line:col of each expression)",
            "community": "show only this community's findings (repeatable)", "jobs": "worker processes (results are identical)",
            "progress": "show a progress bar on stderr", "rule_id": "rule id",
            "subject": "subject id (omitted: every finding of the rule that is not a pass)",
@@ -545,10 +548,24 @@ def _diff_command(args) -> int:
     return 0
 
 
+def _rule_source(args, policy) -> int:
+    from policyengine.rulegen import source_of
+
+    try:
+        rule = policy.rule(args.source)
+    except KeyError:
+        print(_say(args, "unknown_rule", rule=args.source), file=sys.stderr)
+        return 2
+    sys.stdout.write(source_of(rule))
+    return 0
+
+
 def _rules(args) -> int:
     policy = _load_policy_or_report(args.policy, args.lang)
     if policy is None:
         return 1
+    if args.source is not None:
+        return _rule_source(args, policy)
     rules = [{"id": r.id, "kind": r.kind, "strength": r.strength, "subject": r.subject, "per": r.per,
               "concept": r.concept, "parameters": {k: str(v) for k, v in r.parameters},
               "message": {"zh": r.message, "en": r.message_en},

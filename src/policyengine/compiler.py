@@ -343,9 +343,11 @@ def compile_ir(node: ir.IR, parameters: Sequence[str], name: str = "expression",
     return function
 
 
-# where the generated code came from: code object → (line → byte column where the body starts,
-# (start, end, span) of each IR node's code in the body, the span of the whole expression)
-_LOCATIONS: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
+# where the generated code came from: code object → {line → (byte column where the expression starts,
+# (start, end, span) of each IR node's code in it, the span of the whole expression)} (register_lines)
+# Keyed by identity: code objects compare equal when only their file names or comments differ (the same
+# rule in two policies), and each must keep its own policy text. An entry goes with its code object.
+_LOCATIONS: dict[int, tuple] = {}
 _MARKER = re.compile(r"(\x00\d+\x01|\x02)")
 
 
@@ -390,10 +392,21 @@ def _body_starts(source: str, body: str) -> dict[int, int]:
 
 
 def _register(code: Any, starts: dict, intervals: tuple, span: Any) -> None:
-    _LOCATIONS[code] = (starts, intervals, span)
-    for constant in code.co_consts:  # lambdas (let) and comprehensions are code objects of their own
+    register_lines(code, {line: (col, intervals, span) for line, col in starts.items()}, span)
+
+
+def register_lines(code: Any, lines: dict, elsewhere: Any = None) -> None:
+    """Record where generated code came from: `lines` maps a line of `code` (and of the code objects
+    nested in it: lambdas, comprehensions, functions) to (byte column where its expression starts,
+    (start, end, span) of each IR node's code in that expression, the span of the whole expression).
+    `elsewhere`: the span a failure on any other line is reported at (None: such a line is engine
+    code, which is no policy expression)."""
+    if id(code) not in _LOCATIONS:
+        weakref.finalize(code, _LOCATIONS.pop, id(code), None)
+    _LOCATIONS[id(code)] = (lines, elsewhere)
+    for constant in code.co_consts:
         if type(constant) is type(code):
-            _register(constant, starts, intervals, span)
+            register_lines(constant, lines, elsewhere)
 
 
 def error_location(traceback: Any) -> Any:
@@ -401,22 +414,25 @@ def error_location(traceback: Any) -> Any:
     the error was raised (a rule's condition, or the definition it called), or None."""
     found = None
     while traceback is not None:
-        table = _LOCATIONS.get(traceback.tb_frame.f_code)
+        table = _LOCATIONS.get(id(traceback.tb_frame.f_code))
         if table is not None:
             found = (traceback, table)
         traceback = traceback.tb_next
     if found is None:
         return None
-    traceback, (starts, intervals, span) = found
+    traceback, (lines, elsewhere) = found
     code = traceback.tb_frame.f_code
     try:
         line, _, col, end_col = list(code.co_positions())[traceback.tb_lasti // 2]
     except (IndexError, ValueError):
+        line = col = end_col = None
+    if line not in lines:
+        return elsewhere
+    start, intervals, span = lines[line]
+    if col is None or end_col is None:
         return span
-    if line not in starts or col is None or end_col is None:
-        return span
-    col, end_col = col - starts[line], end_col - starts[line]
-    inside = [(end - start, s) for start, end, s in intervals if start <= col and end_col <= end]
+    col, end_col = col - start, end_col - start
+    inside = [(end - begin, s) for begin, end, s in intervals if begin <= col and end_col <= end]
     return min(inside, key=lambda pair: pair[0])[1] if inside else span
 
 

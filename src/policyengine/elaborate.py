@@ -21,6 +21,7 @@ from policyengine import typesys as t
 from policyengine.checker import AGGREGATES, CheckFailed, Checker, Definition, Environment, Parameter, Signature
 from policyengine import limits
 from policyengine.compiler import compile_ir, function_name
+from policyengine.rulegen import RuleProgram
 from policyengine.compiler import error_location as compile_error_location
 from policyengine.diagnostics import Diagnostic, PolicyError
 from policyengine.evaluator import CompiledRule
@@ -499,18 +500,27 @@ class Elaborator:
             self.warn_unused_lets(decl, env, checker)
             return None
         compiled: dict[str, Any] = {}
+        checked: dict[str, Any] = {}  # the same expressions' IR, for the rule's generated function (rulegen.py)
         amount_type = None
         for key, scalar in decl.expressions.items():
             if isinstance(scalar, dict):
-                compiled[key] = tuple((name, self.function(checker, s, key, arguments, decl.id)[0])
-                                      for name, s in scalar.items())
+                made = [(name, self.function(checker, s, key, arguments, decl.id)) for name, s in scalar.items()]
+                compiled[key] = tuple((name, function) for name, (function, _, _) in made)
+                checked[key] = tuple((name, node) for name, (_, _, node) in made)
                 continue
-            function, result_type = self.function(checker, scalar, key, arguments, decl.id)
-            compiled[key] = ((_short(scalar.text), function),) if key in NAMED_CONDITION_KEYS else function
+            function, result_type, node = self.function(checker, scalar, key, arguments, decl.id)
+            named = key in NAMED_CONDITION_KEYS
+            compiled[key] = ((_short(scalar.text), function),) if named else function
+            checked[key] = ((_short(scalar.text), node),) if named else node
             if key == "amount":
                 amount_type = result_type
-        values = tuple((name, self.function(checker, s, "values", arguments, decl.id)[0])
-                       for name, s in decl.values.items())
+        made_values = [(name, self.function(checker, s, "values", arguments, decl.id)) for name, s in decl.values.items()]
+        values = tuple((name, function) for name, (function, _, _) in made_values)
+        program = RuleProgram(
+            variables=tuple(env.variables), when=checked.get("when", ()), require=checked.get("require", ()),
+            grant=checked.get("grant", ()), values=tuple((name, node) for name, (_, _, node) in made_values),
+            single={k: checked[k] for k in ("exception", "due", "amount", "pays_when", "value") if k in checked},
+            functions=dict(self.functions))
         self.value_names(decl, checker)
         self.warn_unused_lets(decl, env, checker)
         self.check_cost(decl)
@@ -527,7 +537,7 @@ class Elaborator:
             scans=tuple(sorted(checker.collections_used)),
             citation=decl.citation,
             message=decl.message_zh or decl.message_en, message_en=decl.message_en or decl.message_zh,
-            concept=decl.concept, texts=_texts(decl), limits=limits.current())
+            concept=decl.concept, texts=_texts(decl), limits=limits.current(), program=program)
 
     def check_cost(self, decl: RuleDecl) -> None:
         """A rule whose static cost estimate (cost.py) is over the limit is refused, by name."""
@@ -582,16 +592,16 @@ class Elaborator:
                             reserved=", ".join(sorted(ENGINE_VALUES)) + (" + " + name if name in checker.parameters_used else ""))
 
     def function(self, checker: Checker, scalar: Scalar, key: str, arguments,
-                 rule_id: str, compile: bool = True) -> tuple[Callable | None, t.Type | None]:
-        """Parse, check and compile one expression of a rule: (function, result type), or Nones."""
+                 rule_id: str, compile: bool = True) -> tuple[Callable | None, t.Type | None, ir.IR | None]:
+        """Parse, check and compile one expression of a rule: (function, result type, checked IR), or Nones."""
         node = parser.parse(scalar, self.diagnostics)
         self.used |= _names(node)
         checked = checker.expect(node, RESULT_TYPES[key], key) if node is not None else None
         if checked is None or not compile or self.failed():  # with errors the policy does not load
-            return None, checked.type if checked is not None else None
+            return None, checked.type if checked is not None else None, None
         function = compile_ir(checked, arguments, function_name(rule_id, key), functions=self.functions)
         self.rule_costs[rule_id] = self.rule_costs.get(rule_id, 0) + function.__policyengine_cost__
-        return function, checked.type
+        return function, checked.type, checked
 
 
 # ------------------------------------------------------------------------------------------ helpers

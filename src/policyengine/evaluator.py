@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import attrs
 
-from policyengine import rulekinds, runtime
+from policyengine import rulegen, rulekinds, runtime
 from policyengine.compiler import error_location as compile_error_location
 from policyengine.diagnostics import EVALUATION_ERRORS
 from policyengine.limits import DEFAULT as DEFAULT_LIMITS
@@ -56,6 +56,7 @@ class CompiledRule:
     texts: tuple[tuple[str, str | None, str], ...] = ()  # (key, condition name, expression text), for explain
     reported_parameters: tuple[tuple[str, Any], ...] = ()  # `parameters` as plain values, for findings
     limits: PolicyLimits = DEFAULT_LIMITS  # the evaluation bounds (max_loop_trips, max_integer_digits)
+    program: Any = attrs.field(default=None, eq=False, repr=False)  # rulegen.RuleProgram: its one generated function
 
 
 class EvaluationContext:
@@ -128,7 +129,10 @@ def evaluate_stream(rules: Iterable[CompiledRule], records: Any, as_of: dt.date,
 
 
 def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope,
-                  window: tuple[dt.date | None, dt.date | None], context: EvaluationContext) -> list[Row]:
+                  window: tuple[dt.date | None, dt.date | None], context: EvaluationContext,
+                  interpreted: bool = False) -> list[Row]:
+    """The rule's rows, in report order: by its generated function (rulegen.py), or `interpreted`
+    finding by finding (`judge`, the reference the generated code follows)."""
     rows: list[Row] = []
     kind = SUBJECT_VARIABLES[rule.subject][1]
     periods = _periods(rule.per, window, as_of) if rule.per else (None,)
@@ -144,10 +148,16 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope
         with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
             # report order without sorting the rows: subjects by (id, community) — a stable sort, so
             # that equal keys keep record order — and, for each, its periods in label order
-            for subject_args, subject_id, community in sorted(subjects(rule, records, scope), key=_subject_key):
-                for period in periods:
-                    args = subject_args + ((period,) if period is not None else ()) + (context,)
-                    rows.append(judge(rule, subject_id, kind, community, period, args, as_of, not_yet))
+            ordered = sorted(subjects(rule, records, scope), key=_subject_key)
+            generated = rulegen.function_of(rule) if interpreted is False else None
+            if generated is not None:  # the rule's own function: the loops and the outcome table inside
+                reason = ("reason", _not_yet_reason(not_yet)) if not_yet is not None else None
+                generated(ordered, periods, context, as_of, reason, rows)
+            else:  # the reference: each finding judged by interpreting the rule
+                for subject_args, subject_id, community in ordered:
+                    for period in periods:
+                        args = subject_args + ((period,) if period is not None else ()) + (context,)
+                        rows.append(judge(rule, subject_id, kind, community, period, args, as_of, not_yet))
     finally:
         if collecting:
             gc.enable()
@@ -187,7 +197,7 @@ def judge(rule: CompiledRule, subject: str, subject_kind: str, community: str | 
     runtime.BUDGET.left = runtime.BUDGET.trips  # each finding its own loop-trip budget
     try:
         if not_yet is not None:
-            values["reason"] = f"方案尚未施行 / the policy takes effect on {not_yet.isoformat()}"
+            values["reason"] = _not_yet_reason(not_yet)
             outcome, amount = "not_applicable", None
         else:
             outcome, amount = _decide(rule, period, args, as_of, values)
@@ -208,23 +218,28 @@ def judge(rule: CompiledRule, subject: str, subject_kind: str, community: str | 
             _plain_items(values))
 
 
+def _not_yet_reason(first_day: dt.date) -> str:
+    return f"方案尚未施行 / the policy takes effect on {first_day.isoformat()}"
+
+
 _AS_IS = frozenset({str, int, bool, type(None)})
 
 
 def _plain_items(values: dict[str, Any]) -> tuple:
-    """`values` as (name, plain value) pairs; scalars, the common case, take the short way."""
-    items = []
-    for k, v in values.items():
-        kind = type(v)
-        if kind in _AS_IS:
-            items.append((k, v))
-        elif kind is Decimal:
-            items.append((k, str(v)))
-        elif kind is tuple and v and all(type(x) is str for x in v):  # names of conditions, ids …
-            items.append((k, tuple(sorted(v))))
-        else:
-            items.append((k, _unordered(plain(v))))
-    return tuple(items)
+    """`values` as (name, plain value) pairs."""
+    return tuple((k, plain_value(v)) for k, v in values.items())
+
+
+def plain_value(value: Any) -> Any:
+    """A reported value in its plain form; scalars, the common case, take the short way."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is Decimal:
+        return str(value)
+    if kind is tuple and value and all(type(x) is str for x in value):  # names of conditions, ids …
+        return tuple(sorted(value))
+    return _unordered(plain(value))
 
 
 def _unordered(value: Any) -> Any:
