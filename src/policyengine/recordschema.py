@@ -431,7 +431,9 @@ def _check_field_links(kind: str, fields: Mapping[str, FieldDef]) -> None:
 def load_record_schema() -> RecordSchema:
     """The package's record schema (schema/records.yaml), parsed once."""
     source = importlib.resources.files("policyengine") / "schema" / "records.yaml"
-    return build_schema(yaml.safe_load(source.read_text(encoding="utf-8")))
+    # the package's own file: libyaml's parser (same safe constructor, ~9× faster) when PyYAML has it
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return build_schema(yaml.load(source.read_text(encoding="utf-8"), Loader=loader))  # noqa: S506 (a safe loader)
 
 
 # ------------------------------------------------------------------------------------ JSON Schema
