@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import gc
+import weakref
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 
@@ -112,6 +113,27 @@ def subjects(rule: CompiledRule, records: Any, scope: Scope) -> Iterator[tuple[t
                 yield (record,), record.record_id, getattr(record, "community_id", None)
 
 
+# records → {(subject kind, scope): its subjects in report order}. Every rule of a subject kind judges
+# the same subjects, so the scan of the whole province (scope filter, then sort) runs once per record
+# set, not once per rule: a rule then reads only its own jurisdiction's records, which keeps a cheap
+# rule's cost per community from growing with the other cities' records it would otherwise walk.
+_SUBJECTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sorted_subjects(rule: CompiledRule, records: Any, scope: Scope) -> tuple[tuple[tuple, str, str | None], ...]:
+    """`subjects` in report order — by (id, community), a stable sort, so that equal keys keep record
+    order — computed once per (records, subject kind, scope)."""
+    try:
+        memo = _SUBJECTS.setdefault(records, {})
+    except TypeError:  # records that take no weak reference (a duck-typed stand-in): not memoised
+        memo = {}
+    key = (rule.subject, scope)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = tuple(sorted(subjects(rule, records, scope), key=_subject_key))
+    return found
+
+
 def rule_info(rule: CompiledRule) -> RuleInfo:
     """The rule's entry in the report's rule table."""
     return RuleInfo(rule.id, rule.strength, rule.citation, rule.message,
@@ -146,9 +168,9 @@ def evaluate_rule(rule: CompiledRule, records: Any, as_of: dt.date, scope: Scope
     runtime.BUDGET.start(rule.limits.max_loop_trips, rule.limits.max_integer_digits, rule.limits.max_value_length)
     try:
         with decimal.localcontext(runtime.DECIMAL_CONTEXT):  # `+ - *` round here, never in the caller's context
-            # report order without sorting the rows: subjects by (id, community) — a stable sort, so
-            # that equal keys keep record order — and, for each, its periods in label order
-            ordered = sorted(subjects(rule, records, scope), key=_subject_key)
+            # report order without sorting the rows: subjects in report order (computed once per
+            # record set), each with its periods in label order
+            ordered = sorted_subjects(rule, records, scope)
             generated = rulegen.function_of(rule) if interpreted is False else None
             if generated is not None:  # the rule's own function: the loops and the outcome table inside
                 reason = ("reason", _not_yet_reason(not_yet)) if not_yet is not None else None
