@@ -854,8 +854,15 @@ def load_records(sources: Source | Iterable[Source], schema: RecordSchema | None
     directories, xlsx workbooks, or `-` for standard input read as `input_format` (yaml, json, jsonl).
     Raises RecordErrors with every error found.
     """
+    from policyengine import fastload  # the common case, the same records quicker (or None)
+
     schema = schema or load_record_schema()
     limits = limits or RecordLimits()
+    if not isinstance(sources, (str, os.PathLike, Mapping)) and isinstance(sources, Iterable):
+        sources = list(sources)  # read twice when the fast path declines
+    fast = fastload.load(schema, sources, limits) if input_format is None else None
+    if fast is not None:
+        return fast
     errors: list[RecordError] = []
     cells: dict[int, Mapping[str, tuple[str, str]]] = {}
     raw = _gather(schema, sources, errors, limits, cells, input_format)
