@@ -283,7 +283,7 @@ def _environment(run: _Run) -> dict[str, Any]:
         "check_periods": lambda kind, values: records._check_periods(kind, values, "", strict),
         "bail": _bail, "canon": records._canonical, "children": records._children,
         "adopt": lambda record, field, child: _adopt(run, record, field, child),
-        "dict_fromkeys": dict.fromkeys, "defaultdict": defaultdict,
+        "dict_fromkeys": dict.fromkeys, "defaultdict": defaultdict, "id_part": records._id_part,
     })
     return env
 
@@ -338,6 +338,8 @@ class _Generator:
         self.constants: dict[str, Any] = {}
         self.linked: list = []
         self.temp = 0
+        self.nested = _nested_kinds(schema)  # derived ids are given to top-level records only
+        self.keys: dict[str, list[str]] = {}  # sort keys of sub-record kinds, written by sort_key
         self.walked = frozenset(k.name for k in schema.kinds.values() if _list_fields(k) or _holding(k))
 
     def constant(self, prefix: str, value: Any) -> str:
@@ -356,6 +358,8 @@ class _Generator:
         walkers = [kind for kind in self.schema.kinds.values() if _list_fields(kind) or _holding(kind)]
         for kind in walkers:
             body += self.walker(kind)
+        for key in self.keys.values():
+            body += key
         groups = _reverse_groups(self.schema)
         for (other, via), many in groups.items():
             body += self.grouper(other, via, many)
@@ -366,7 +370,7 @@ class _Generator:
                                           "INT_KEYS", "slow", "Decimal", "date", "new", "number_text",
                                           "money_text", "date_text", "int_key", "map_key", "to_semester",
                                           "check_periods", "bail", "canon", "children", "adopt",
-                                          "dict_fromkeys", "defaultdict"]
+                                          "dict_fromkeys", "defaultdict", "id_part"]
         names += [f"IDS_{kind.name}" for kind in self.schema.collections.values()]
         names += sorted({f"IDS_{t.replace('.', '__')}" for k in self.schema.kinds.values()
                          for f in k.fields.values() for t in f.refers_to if "." in t})
@@ -406,8 +410,19 @@ class _Generator:
             given = " or ".join(f"o.{f.name} is not None" for f in periods)
             values = ", ".join(f"{name!r}: o.{name}" for name in names)
             lines.append(f"    if {given}: check_periods({self.constant('KIND', kind)}, {{{values}}})")
+        if kind.derived_id and kind.collection and kind.name not in self.nested:
+            parts = " + ':' + ".join(self.id_part(kind.fields[name]) for name in kind.derived_id)
+            lines.append(f"    if o.{kind.id_field} is None: o.{kind.id_field} = {kind.name + ':'!r} + {parts}")
         lines.append("    return o")
         return lines
+
+    def id_part(self, field: Any) -> str:
+        """records._id_part of a key field's value, for a record without errors."""
+        if field.required and field.spec.tag in ("string", "ref", "enum"):
+            return f"o.{field.name}"
+        if field.required and field.spec.tag == "int":
+            return f"str(o.{field.name})"
+        return f"id_part(o.{field.name})"
 
     def field(self, field: Any) -> list[str]:
         lines = [f"v = get({field.name!r})"]
@@ -535,7 +550,9 @@ class _Generator:
         """walk_<kind>(record): records._walk (canonical lists, then the record, then its sub-records)."""
         lines = [f"def walk_{kind.name}(r):"]
         for name in _list_fields(kind):
-            lines += [f"    t = r.{name}", f"    if t is not None and len(t) > 1: r.{name} = canon(t)"]
+            key = self.sort_key(kind.fields[name])
+            order = f"tuple(sorted(t, key={key}))" if key else "canon(t)"
+            lines += [f"    t = r.{name}", f"    if t is not None and len(t) > 1: r.{name} = {order}"]
         lines.append(f"    OUT_{kind.name}.append(r)")
         for field in _holding(kind):
             spec = field.spec
@@ -555,6 +572,32 @@ class _Generator:
                 lines += [f"    for c in r.{field.name} or ():"] + ["        " + b for b in body]
         return lines
 
+    def sort_key(self, field: Any) -> str | None:
+        """A key giving a list of sub-records records.canonical_key's order, from the element kind's field
+        types, or None (records._canonical then). Records without an id are keyed by their fields;
+        listed `unique_by` their first, required string field, they are ordered by it alone."""
+        element = field.spec.element
+        if element.tag != "record" or self.schema.kinds[element.arg].id_field:
+            return None
+        kind = self.schema.kinds[element.arg]
+        first = next(iter(kind.fields.values()), None)
+        if first is not None and field.unique_by == first.name and first.required and \
+                first.spec.tag in ("string", "ref", "enum"):
+            return self.constant("BY", attrgetter(first.name))
+        parts = []
+        for f in kind.fields.values():
+            rank = {"bool": "1", "int": "2", "number": "2", "money": "2", "string": "3", "ref": "3", "enum": "3",
+                    "date": "4"}.get(f.spec.tag)
+            if rank is None:
+                return None
+            key = f"({rank}, r.{f.name}.toordinal())" if f.spec.tag == "date" else f"({rank}, r.{f.name})"
+            never_none = f.required or (f.has_default and f.default is not None)
+            parts.append(key if never_none else f"((0,) if r.{f.name} is None else {key})")
+        name = f"key_{kind.name}"
+        if name not in self.keys:
+            self.keys[name] = [f"def {name}(r):", f"    return (8, ({', '.join(parts)},))"]
+        return name
+
     def grouper(self, other: str, via: str, many: bool) -> list[str]:
         """group_<other>__<via>(records): records of `other` by the ids in their `via` field
         (records._ids_in: None gives none, a list each id once)."""
@@ -573,16 +616,25 @@ class _Generator:
         for i, nav in enumerate(_linked_navs(kind)):
             if nav.direction == "forward":
                 lines.append(f"    t{i} = index[{nav.kind!r}]")
-                loop.append(f"r.{nav.name} = tuple([t{i}[x] for x in r.{nav.via}])" if nav.many
-                            else f"r.{nav.name} = t{i}.get(r.{nav.via})")
-            else:
+                loop += [f"r.{nav.name} = tuple([t{i}[x] for x in r.{nav.via}])"] if nav.many else [
+                    f"x = r.{nav.via}", f"r.{nav.name} = None if x is None else t{i}.get(x)"]
+            else:  # most groups are empty or small: no lookup in an empty one
                 lines.append(f"    g{i} = groups[({nav.kind!r}, {nav.via!r})]")
-                loop += [f"x = g{i}.get(r.{kind.id_field})", f"r.{nav.name} = tuple(x) if x else ()"]
+                loop += [f"x = g{i}.get(r.{kind.id_field}) if g{i} else None", f"r.{nav.name} = tuple(x) if x else ()"]
         return lines + ["    for r in recs:"] + ["        " + line for line in loop]
 
 
 _list_fields = records._list_fields
 _holding = records._holding_fields
+
+
+def _nested_kinds(schema: RecordSchema) -> frozenset:
+    """The kinds held in a field of some kind (at any depth of lists and maps)."""
+    def held(spec: ValueSpec | None) -> set:
+        if spec is None:
+            return set()
+        return ({spec.arg} if spec.tag == "record" else set()) | held(spec.element) | held(spec.value)
+    return frozenset().union(*(held(f.spec) for k in schema.kinds.values() for f in k.fields.values()))
 
 
 def _linked_navs(kind: KindDef) -> list:
