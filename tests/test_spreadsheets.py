@@ -67,8 +67,10 @@ def test_spreadsheets_of_the_examples_evaluate_to_the_same_report(tmp_path, poli
 @settings(max_examples=15, deadline=None)
 @given(data=record_sets())
 def test_round_trip_through_csv_and_xlsx_gives_the_same_records(tmp_path_factory, data):
-    """Any record set without empty strings (an empty cell is an absent value: '' has no cell of its own)."""
-    records = load_records(_without_empty_strings(data))
+    """Any record set without empty strings (an empty cell is an absent value: '' has no cell of its own)
+    and without nested maps none of whose fields is given (such a map has no cell of its own either, so it
+    reads back as absent: a known limit of the column convention, README "Records")."""
+    records = load_records(_without_empty_maps(_without_empty_strings(data)))
     tmp = tmp_path_factory.mktemp("rt")
     from policyengine import spreadsheets
 
@@ -77,6 +79,17 @@ def test_round_trip_through_csv_and_xlsx_gives_the_same_records(tmp_path_factory
     spreadsheets.write_xlsx(sheets, tmp / "book.xlsx")
     same_records(records, load_records(tmp / "csv"))
     same_records(records, load_records(tmp / "book.xlsx"))
+
+
+def _without_empty_maps(value):
+    """Drop a map-valued field whose values are all absent or empty (it has no cell in a sheet)."""
+    if isinstance(value, dict):
+        kept = {key: _without_empty_maps(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items()
+                if not (isinstance(item, dict) and all(v in (None, [], {}) for v in item.values()))}
+    if isinstance(value, list):
+        return [_without_empty_maps(item) for item in value]
+    return value
 
 
 def _without_empty_strings(value):
