@@ -142,7 +142,7 @@ def local_constants_off():
     """Keep Hypothesis from drawing the literals of "local" modules. Hypothesis (6.170 here) now and then
     draws a string or number found in the source of any imported module outside site-packages: an
     editable checkout's policyengine is local, an installed wheel's is not, so the same seed drew different
-    record sets in the two (linzi reached 10/30 rules in a checkout, 9/30 from the wheel), and an edit to any
+    record sets in the two (one policy reached 10/30 rules in a checkout, 9/30 from the wheel), and an edit to any
     literal in src/, or one more module imported, changed what a run drew. Hypothesis' own constants stay."""
     try:
         from hypothesis.internal.conjecture import providers

@@ -1402,8 +1402,8 @@ def _core_exchanges(sc: _Scene, focus: int) -> None:
 
 
 def _stage_roster(sc: _Scene, focus: int) -> None:
-    """Ruian's 2021 batch: about 30 primary and 23 junior/nine-year communities (the policy's counts,
-    one more or one fewer)."""
+    """A per-stage batch roster: the policy's primary and junior/nine-year community counts (its
+    parameters), one more or one fewer."""
     rnd = sc.rnd
     R = sc.policy
     city = _city(R)
@@ -1471,7 +1471,7 @@ def _town_group(sc: _Scene, focus: int) -> None:
 
 
 def _batch_roster(sc: _Scene, focus: int) -> None:
-    """Suixian's batches: one fusion community in the pilot town, the co-build communities of batches 1
+    """Batched rosters: one fusion community in the pilot town (a parameter), the co-build communities of batches 1
     and 2, and one to three fusion communities in each batch-2 town (counts on or next to the policy's)."""
     rnd = sc.rnd
     S = sc.policy
